@@ -1,0 +1,47 @@
+"""Entry guard: protective levels present, on the right side, and a worst-case loss under the cap."""
+from __future__ import annotations
+
+from trading.contracts import spec_for
+from trading.guards.verdict import CheckResult
+from trading.models import OrderIntent, Side
+from trading.reason_codes import ReasonCode
+
+
+def worst_case_loss(intent: OrderIntent, entry_price: float, qty: float | None = None) -> float:
+    """|entry - stop| x qty x multiplier; for a binary share the premium (price x qty)."""
+    spec = spec_for(intent.symbol)
+    q = intent.qty if qty is None else qty
+    if spec.bounded_payoff:
+        stop = intent.stop if intent.stop is not None else 0.0
+        return abs(entry_price - stop) * q * spec.multiplier
+    assert intent.stop is not None
+    return abs(entry_price - intent.stop) * q * spec.multiplier
+
+
+def check_entry_protection(intent: OrderIntent, entry_price: float | None, max_loss: float,
+                           qty: float | None = None) -> CheckResult:
+    """``qty`` overrides the intent's quantity (the part of an exit that would open exposure)."""
+    res = CheckResult()
+    spec = spec_for(intent.symbol)
+    res.evidence.update(stop=intent.stop, target=intent.target, entry_price=entry_price)
+    if entry_price is None or entry_price <= 0:
+        res.add(ReasonCode.PRICE_UNKNOWN)
+        return res
+    if spec.bounded_payoff:
+        # a binary share cannot lose more than its premium: the payoff itself is the protection
+        if intent.stop is not None and intent.stop >= entry_price:
+            res.add(ReasonCode.INVALID_STOP_SIDE)
+    else:
+        stop, target = intent.stop, intent.target
+        if stop is None or target is None or stop <= 0 or target <= 0:
+            res.add(ReasonCode.MISSING_PROTECTION)
+            return res
+        ok = stop < entry_price < target if intent.side is Side.BUY else target < entry_price < stop
+        if not ok:
+            res.add(ReasonCode.INVALID_STOP_SIDE)
+            return res
+    loss = worst_case_loss(intent, entry_price, qty)
+    res.evidence.update(worst_case_loss=round(loss, 2), max_loss_per_trade=max_loss)
+    if loss > max_loss + 1e-9:
+        res.add(ReasonCode.MAX_LOSS_CAP)
+    return res
