@@ -9,11 +9,16 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 
-class GuardConfig(BaseModel):
+class _Section(BaseModel):
+    # a misspelt key in warden.toml must fail loudly, not be ignored
+    model_config = ConfigDict(extra="forbid")
+
+
+class GuardConfig(_Section):
     """Every knob the deterministic guards read. Defaults are the conservative ones."""
     max_loss_per_trade: float = Field(1000.0, gt=0, description="worst-case loss cap per entry, USD")
     block_on_wait: bool = True
@@ -34,7 +39,7 @@ class GuardConfig(BaseModel):
     max_position_qty: float = Field(10.0, gt=0, description="max |position| per symbol, contracts/shares")
 
 
-class LLMConfig(BaseModel):
+class LLMConfig(_Section):
     provider: Literal["offline", "bedrock"] = "offline"
     model_id: str = "anthropic.claude-3-5-sonnet-20240620-v1:0"
     region: str = "us-east-1"
@@ -48,14 +53,14 @@ class LLMConfig(BaseModel):
     usd_per_1k_output_tokens: float = Field(0.015, ge=0)
 
 
-class RagConfig(BaseModel):
+class RagConfig(_Section):
     mode: Literal["embedded", "http"] = "embedded"
     host: str = "127.0.0.1"
     port: int = Field(8000, gt=0, lt=65536)
     text_embedding: Literal["hashing", "minilm", "titan"] = "hashing"
 
 
-class BrokerConfig(BaseModel):
+class BrokerConfig(_Section):
     kind: Literal["paper", "ib", "polymarket"] = "paper"
     ib_host: str = "127.0.0.1"
     ib_port: int = Field(4002, gt=0, lt=65536)

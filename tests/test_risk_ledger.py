@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from trading.reason_codes import ReasonCode
+from trading.risk_ledger import RiskLedger
+from trading.settings import GuardConfig
+
+T0 = datetime(2026, 1, 15, 0, 0, tzinfo=UTC)
+
+
+def test_halt_latches_until_operator_clears(tmp_path: Path) -> None:
+    p = tmp_path / "l.jsonl"
+    led = RiskLedger(p, GuardConfig(max_drawdown_pct=30))
+    led.mark_equity(251.0, ts=T0)
+    led.mark_equity(170.0, ts=T0 + timedelta(minutes=1))   # 32% down: halt
+    led.mark_equity(250.0, ts=T0 + timedelta(minutes=2))   # recovery does not unlatch
+    st = RiskLedger(p, GuardConfig(max_drawdown_pct=30)).state()
+    assert st.halted and "32" in st.halt_reason and st.peak_equity == 251.0
+    with pytest.raises(ValueError):
+        led.clear_halt("", "no operator")
+    led.clear_halt("alice", "reviewed incident")
+    assert not RiskLedger(p).state().halted
+
+
+def test_peak_reset_is_explicit_and_logged(tmp_path: Path) -> None:
+    p = tmp_path / "l.jsonl"
+    led = RiskLedger(p)
+    led.mark_equity(251.0, ts=T0)
+    led.mark_equity(118.4, ts=T0 + timedelta(hours=1))
+    assert RiskLedger(p).state().peak_equity == 251.0           # a restart keeps the true peak
+    led.reset_peak("bob", "new capital allocation")
+    st = RiskLedger(p).state()
+    assert st.peak_equity == 118.4
+    assert '"operator": "bob"' in p.read_text()
+
+
+def test_unresolved_outcomes_count_as_losses(tmp_path: Path) -> None:
+    led = RiskLedger(tmp_path / "l.jsonl", GuardConfig(outcome_grace_s=60))
+    for i in range(3):
+        led.record_entry(f"t{i}", resolve_by=T0 + timedelta(minutes=15), ts=T0)
+    led.record_outcome("t0", pnl=2.0, ts=T0 + timedelta(minutes=16))
+    st = led.state(now=T0 + timedelta(minutes=30))
+    assert st.unresolved_outcomes == 2 and st.consecutive_losses == 2
+    assert led.state(now=T0 + timedelta(minutes=15, seconds=30)).unresolved_outcomes == 0  # within grace
+
+
+def test_loss_streak_and_system_halts(tmp_path: Path) -> None:
+    led = RiskLedger(tmp_path / "l.jsonl")
+    for i, pnl in enumerate([-1, -2, 3, -1, -1]):
+        led.record_entry(f"t{i}", ts=T0)
+        led.record_outcome(f"t{i}", pnl=pnl, ts=T0 + timedelta(minutes=i))
+    led.halt(ReasonCode.RECONCILE_MISMATCH, "broker long 1, ledger flat")
+    st = RiskLedger(tmp_path / "l.jsonl").state()
+    assert st.consecutive_losses == 2 and st.active_halts == [ReasonCode.RECONCILE_MISMATCH]
+    led.clear_halt("ops", "reconciled by hand", ReasonCode.RECONCILE_MISMATCH)
+    assert RiskLedger(tmp_path / "l.jsonl").state().active_halts == []
+
+
+def test_corrupt_line_is_counted_not_fatal(tmp_path: Path) -> None:
+    p = tmp_path / "l.jsonl"
+    led = RiskLedger(p)
+    led.mark_equity(100.0, ts=T0)
+    with p.open("a") as fh:
+        fh.write("{not json\n")
+    led2 = RiskLedger(p)
+    assert led2.corrupt_lines == 1 and led2.state().equity == 100.0
