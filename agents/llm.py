@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agents.grounding import ungrounded_numbers
+from agents.grounding import NumberPool, ungrounded_numbers
 from trading.reason_codes import ReasonCode
 from trading.telemetry import EventLog, EventType
 
@@ -68,10 +68,15 @@ def _grounded_texts(obj: Any, key: str | None = None) -> list[str]:
 def ground(result: T, evidence: Mapping[str, Any], role: str, reasoner: str, cycle_id: str | None,
            events: EventLog | None) -> T:
     """Flag numbers in the result's text fields that no tool produced (see module doc)."""
-    texts = _grounded_texts(result.model_dump(mode="json", exclude=set(SEAM_FIELDS) & set(type(result).model_fields)))
+    seam = set(SEAM_FIELDS) & set(type(result).model_fields)
+    texts = _grounded_texts(result.model_dump(mode="json", exclude=seam))
     flags: list[str] = []
+    pool: NumberPool | None = None
     for t in texts:
-        flags.extend(x for x in ungrounded_numbers(t, evidence) if x not in flags)
+        if not any(ch.isdigit() for ch in t):
+            continue
+        pool = pool or NumberPool(evidence)          # built once, only when some text cites a number
+        flags.extend(x for x in ungrounded_numbers(t, evidence, pool=pool) if x not in flags)
     fields = type(result).model_fields
     update: dict[str, Any] = {}
     if "ungrounded_numbers" in fields:
@@ -104,10 +109,12 @@ class OfflineReasoner:
             result = schema.model_validate(out.model_dump() if isinstance(out, BaseModel) else out)
         except (ValidationError, ValueError, TypeError, KeyError) as exc:
             # a policy that cannot answer fails closed like a model would, with the cycle id in the log
-            log.error("cycle %s role %s: offline policy failed: %s: %s", cycle_id, role, type(exc).__name__, exc)
+            log.error("cycle %s role %s: offline policy failed: %s: %s", cycle_id, role,
+                      type(exc).__name__, exc)
             if self.events is not None:
                 self.events.emit(EventType.LLM_CALL, cycle_id, [ReasonCode.LLM_UNAVAILABLE], role=role,
-                                 reasoner=self.name, status="policy_error", error=f"{type(exc).__name__}: {exc}")
+                                 reasoner=self.name, status="policy_error",
+                                 error=f"{type(exc).__name__}: {exc}")
             raise LLMUnavailable(f"offline policy for {role} failed: {exc}") from exc
         return ground(result, evidence, role, self.name, cycle_id, self.events)
 

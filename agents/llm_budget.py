@@ -104,7 +104,8 @@ class LLMBudget:
                 f"{self.cfg.budget_usd_per_day:.4f} USD")
         if cycle + estimate_usd > self.cfg.budget_usd_per_cycle + 1e-12:
             raise BudgetExceeded(
-                f"per-cycle LLM budget for {cycle_id}: spent {cycle:.4f} + next call up to {estimate_usd:.4f} > "
+                f"per-cycle LLM budget for {cycle_id}: spent {cycle:.4f} + next call up to "
+                f"{estimate_usd:.4f} > "
                 f"{self.cfg.budget_usd_per_cycle:.4f} USD")
 
     def record(self, cycle_id: str | None, role: str, model_id: str, input_tokens: int,

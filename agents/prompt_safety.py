@@ -36,7 +36,8 @@ def to_json_data(obj: Any) -> str:
             return o.model_dump(mode="json")
         return str(o)
 
-    return _escape(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=default, separators=(",", ":")))
+    return _escape(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=default,
+                              separators=(",", ":")))
 
 
 def quote_untrusted(label: str, data: Any) -> str:

@@ -35,6 +35,11 @@ class ReadStats:
     unknown: Counter = field(default_factory=Counter)        # (logger, level) -> count
     continuation_lines: int = 0
     orphan_continuation_lines: int = 0                       # before any record
+    # continuation lines whose record is not yielded (an unknown or noise line above them)
+    skipped_continuation_lines: int = 0
+    field_errors: Counter = field(default_factory=Counter)   # event -> lines whose fields failed to cast
+    bad_timestamps: int = 0                                  # record lines whose ts did not parse
+    format: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -42,4 +47,7 @@ class ReadStats:
             "unknown": {f"{lg}|{lv}": n for (lg, lv), n in self.unknown.items()},
             "continuation_lines": self.continuation_lines,
             "orphan_continuation_lines": self.orphan_continuation_lines,
+            "skipped_continuation_lines": self.skipped_continuation_lines,
+            "field_errors": dict(self.field_errors), "bad_timestamps": self.bad_timestamps,
+            "format": self.format,
         }

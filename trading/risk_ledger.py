@@ -89,6 +89,9 @@ class RiskLedger:
             self._orders = [t for t in self._orders if t > ts - timedelta(minutes=5)]
             resolve_by = e.get("resolve_by")
             self._open[str(e["trade_id"])] = datetime.fromisoformat(resolve_by) if resolve_by else None
+        elif kind == "entry_void":
+            # an entry that never filled (cancelled / rejected): no outcome to wait for, no win or loss
+            self._open.pop(str(e["trade_id"]), None)
         elif kind == "outcome":
             self._open.pop(str(e["trade_id"]), None)
             if float(e["pnl"]) < 0:
@@ -106,6 +109,10 @@ class RiskLedger:
 
     def record_outcome(self, trade_id: str, pnl: float, ts: datetime | None = None, source: str = "") -> None:
         self._append("outcome", ts, trade_id=trade_id, pnl=float(pnl), source=source)
+
+    def void_entry(self, trade_id: str, reason: str, ts: datetime | None = None) -> None:
+        """An entry that never filled: close it without counting a win or a loss."""
+        self._append("entry_void", ts, trade_id=trade_id, reason=reason)
 
     def halt(self, code: ReasonCode, detail: str, ts: datetime | None = None) -> None:
         self._append("halt", ts, code=code.value, detail=detail)

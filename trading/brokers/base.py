@@ -18,6 +18,10 @@ class BrokerUnavailable(RuntimeError):
     """The broker could not answer (timeout, disconnect, HTTP error)."""
 
 
+class ReduceOnlyViolation(ValueError):
+    """An exit would open, grow or flip the live position; the adapter refuses to send it."""
+
+
 class BracketRequest(BaseModel):
     """An entry with its protective children, sent as one OCA group."""
     trade_cycle_id: str
@@ -58,3 +62,10 @@ class Broker(Protocol):
     def cancel(self, order_id: str) -> None: ...
     def on_fill(self, callback: Callable[[Fill], None]) -> None: ...
     def on_order_status(self, callback: Callable[[Order], None]) -> None: ...
+
+
+@runtime_checkable
+class SupportsReconnectEvents(Protocol):
+    """Optional: a broker that can tell when its connection came back (the executor reconciles then)."""
+
+    def on_reconnect(self, callback: Callable[[], None]) -> None: ...

@@ -1,0 +1,190 @@
+"""Decision role: BUY / SELL / WAIT for this cycle's signal, with a confidence and a grounded rationale.
+
+The context is the signal, the ingested features (live position next to the bot's belief) and, when a
+RAG store exists, the most similar past trade cycles with their outcomes. Free text from memory (past
+notes, rationales) is part of the evidence and therefore reaches a model only as quoted data.
+
+Offline policy (``decision_policy``), applied in this order; the first rule that fires decides:
+1. No direction (HOLD)                                  -> WAIT.
+2. A genuine exit (signal side reduces the LIVE position) -> that side: exits are never held back.
+3. The bot's belief disagrees with the live position    -> WAIT (it would act on a stale book).
+4. Signal confidence below ``min_confidence``           -> WAIT.
+5. Stop or target missing / non-positive                -> WAIT (no protective levels).
+6. At least ``min_similar`` similar past cycles with a win rate below ``bad_win_rate`` -> WAIT.
+7. Regime trends against the signal in high volatility  -> WAIT.
+8. Otherwise follow the signal at the signal's confidence.
+A WAIT's confidence is 1 - signal confidence (how sure we are that waiting is right), rounded.
+The advice is advisory: the guards decide what is sent, whatever this says.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.data_ingestion import MarketFeatures
+from agents.llm import LLMUnavailable, Reasoner
+from trading.models import Advisory, AdvisoryAction, Signal
+from trading.reason_codes import ReasonCode
+
+log = logging.getLogger(__name__)
+
+ROLE = "decision"
+THRESHOLDS = {"min_confidence": 0.5, "min_similar": 5, "bad_win_rate": 0.4}
+MAX_SIMILAR_IN_PROMPT = 5
+
+PROMPT = """You are the decision agent of a trading guardian. Given one strategy signal, the market
+features computed by tools, the live broker position (which may differ from what the bot believes) and
+the outcomes of the most similar past trade cycles, advise BUY, SELL or WAIT with a confidence in [0, 1]
+and a short rationale. Prefer WAIT when the bot's belief disagrees with the live position, when the
+signal lacks a stop or a target, when its confidence is below thresholds.min_confidence, or when similar
+past cycles mostly lost. Cite only numbers present in the evidence. Your advice never overrides the
+deterministic guards."""
+
+
+class DecisionOutput(BaseModel):
+    """Advice for this cycle: action, confidence and a rationale citing only evidence numbers."""
+    model_config = ConfigDict(extra="ignore")
+
+    action: Literal["BUY", "SELL", "WAIT"]
+    confidence: float = Field(ge=0.0, le=1.0)
+    rationale: str = Field(max_length=2000)
+    ungrounded_numbers: list[str] = Field(default_factory=list)
+
+
+SimilarCycles = Callable[[MarketFeatures, Signal], Sequence[Mapping[str, Any]]]
+
+
+def summarize_similar(cycles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Win rate and mean PnL of the similar past cycles (tool arithmetic, quoted by the agent)."""
+    n = len(cycles)
+    wins = sum(1 for c in cycles if c.get("won"))
+    pnls = [float(c["pnl_usd"]) for c in cycles if c.get("pnl_usd") is not None]
+    return {"n_similar": n, "wins": wins, "losses": n - wins,
+            "win_rate": round(wins / n, 4) if n else None,
+            "avg_pnl_usd": round(sum(pnls) / len(pnls), 2) if pnls else None,
+            "cycles": [dict(c) for c in cycles[:MAX_SIMILAR_IN_PROMPT]]}
+
+
+def decision_evidence(signal: Signal, features: MarketFeatures, intent_kind: str,
+                      similar: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    return {
+        "signal": {"label": signal.label, "side": signal.side.value if signal.side else None,
+                   "confidence": signal.confidence, "price": signal.price, "stop": signal.stop,
+                   "target": signal.target, "symbol": signal.symbol},
+        "bot_intent": intent_kind,
+        "features": features.model_dump(mode="json"),
+        "memory": summarize_similar(similar),
+        "thresholds": dict(THRESHOLDS),
+    }
+
+
+def _wait(conf: float, why: str) -> DecisionOutput:
+    return DecisionOutput(action="WAIT", confidence=round(1.0 - conf, 4), rationale=why)
+
+
+def decision_policy(ev: Mapping[str, Any]) -> DecisionOutput:
+    """The offline decision rules (see module doc)."""
+    sig, feat, mem, th = ev["signal"], ev["features"], ev["memory"], ev["thresholds"]
+    side, conf = sig["side"], float(sig["confidence"])
+    live, believed = feat.get("live_position"), feat.get("believed_position")
+    if side is None:
+        return _wait(conf, f"signal {sig['label'] or 'HOLD'} has no direction")
+    sign = 1 if side == "BUY" else -1
+    if live and live * sign < 0:
+        return DecisionOutput(action=side, confidence=conf,
+                              rationale=f"{side} reduces the live position {live:g}; exits are not held back")
+    if feat.get("position_mismatch"):
+        return _wait(conf, f"bot believes position {believed if believed is not None else 'unknown'} but the "
+                           f"live position is {live if live is not None else 'unknown'}: stale book, "
+                           f"no new exposure")
+    if conf < th["min_confidence"]:
+        return _wait(conf, f"signal confidence {conf:g} is below the minimum {th['min_confidence']:g}")
+    stop, target = sig.get("stop"), sig.get("target")
+    if stop is None or target is None or stop <= 0 or target <= 0:
+        return _wait(conf, f"signal {sig['label'] or side} has no valid protective levels "
+                           f"(stop {stop}, target {target})")
+    n, wr = mem.get("n_similar", 0), mem.get("win_rate")
+    if n >= th["min_similar"] and wr is not None and wr < th["bad_win_rate"]:
+        return _wait(conf, f"{mem['wins']} of {n} similar past cycles won (win rate {wr:g} below "
+                           f"{th['bad_win_rate']:g})")
+    regime = feat.get("regime") or ""
+    against = (sign > 0 and regime.startswith("trend_down")) or (sign < 0 and regime.startswith("trend_up"))
+    if against and regime.endswith("high_vol"):
+        return _wait(conf, f"regime {regime} runs against a {side} signal")
+    memo = f"; {mem['wins']} of {n} similar past cycles won" if n else ""
+    return DecisionOutput(action=side, confidence=conf,
+                          rationale=f"{sig['label'] or side} at confidence {conf:g} with stop {stop:g} and "
+                                    f"target {target:g} in regime {regime or 'unknown'}{memo}")
+
+
+def live_situation(signal: Signal, features: MarketFeatures, venue: str, now: datetime) -> Any:
+    """The live cycle described exactly as stored outcomes are (signal features + regime_of's numbers),
+    so the situation vector compares like with like. No advisory yet: it is being decided."""
+    from tools.situation_vectors import Situation
+
+    return Situation(symbol=signal.symbol, venue=venue, side=signal.side.value if signal.side else "BUY",
+                     opened_at=now, features={**signal.features, **features.regime_features},
+                     regime=features.regime, signal_side=signal.side.value if signal.side else None,
+                     signal_label=signal.label, signal_confidence=signal.confidence, entry_price=signal.price,
+                     stop=signal.stop, target=signal.target)
+
+
+class RagSimilarCycles:
+    """``SimilarCycles`` over the RAG store (tools/rag_store.py): the ``k`` nearest past cycles of the same
+    asset that had closed by the cycle's time (``as_of``: a replay never sees its own future)."""
+
+    def __init__(self, store: Any, venue: str, k: int = 5, same_asset: bool = True) -> None:
+        self.store = store
+        self.venue = venue
+        self.k = k
+        self.same_asset = same_asset
+        self._rows: tuple[int, dict[str, tuple[float | None, str, str]]] | None = None
+
+    def _display(self) -> dict[str, tuple[float | None, str, str]]:
+        df = self.store.table.load()            # cached by the table on its file's mtime
+        if self._rows is None or self._rows[0] != id(df):
+            pnl = df["pnl_usd"].tolist() if "pnl_usd" in df else [None] * len(df)
+            reg = df["regime"].tolist() if "regime" in df else [""] * len(df)
+            ex = df["exit_reason"].tolist() if "exit_reason" in df else [""] * len(df)
+            self._rows = (id(df), {i: (p if p == p else None, str(r or ""), str(e or "")) for i, p, r, e in
+                                   zip(df["trade_cycle_id"].tolist(), pnl, reg, ex)})
+        return self._rows[1]
+
+    def __call__(self, features: MarketFeatures, signal: Signal) -> list[dict[str, Any]]:
+        from tools.rag_store import CycleFilter
+        from tools.situation_vectors import asset_of, situation_vector
+
+        now = signal.ts
+        vec = situation_vector(live_situation(signal, features, self.venue, now))
+        flt = CycleFilter(asset=asset_of(signal.symbol) if self.same_asset else None, as_of=now)
+        rows = self._display()
+        out = []
+        for h in self.store.query_cycles(vec, self.k, flt):
+            pnl, regime, exit_reason = rows.get(h.id, (None, "", ""))
+            m = h.metadata
+            out.append({"trade_cycle_id": h.id, "won": bool(m.get("won")), "pnl_usd": pnl,
+                        "side": m.get("side"), "advisory": m.get("advisory"), "regime": regime,
+                        "exit_reason": exit_reason, "similarity": round(1.0 - h.distance, 4),
+                        "reason_codes": sorted(k[3:] for k, v in m.items() if k.startswith("rc_") and v)})
+        return out
+
+
+def decide(reasoner: Reasoner, signal: Signal, features: MarketFeatures, intent_kind: str,
+           similar: Sequence[Mapping[str, Any]], cycle_id: str,
+           now: datetime) -> tuple[Advisory, dict[str, Any]]:
+    """Run the role; an unavailable model yields WAIT with LLM_UNAVAILABLE (fail closed)."""
+    evidence = decision_evidence(signal, features, intent_kind, similar)
+    try:
+        out = reasoner.reason(ROLE, PROMPT, evidence, DecisionOutput, decision_policy, cycle_id=cycle_id)
+    except LLMUnavailable as exc:
+        log.error("cycle %s: decision unavailable, advising WAIT: %s", cycle_id, exc)
+        return Advisory(action=AdvisoryAction.WAIT, confidence=0.0, advisory_only=False,
+                        rationale=f"LLM unavailable: {exc}"[:500], source=reasoner.name, ts=now,
+                        reason_codes=[ReasonCode.LLM_UNAVAILABLE]), evidence
+    codes = [ReasonCode.NUMBER_UNGROUNDED] if out.ungrounded_numbers else []
+    return Advisory(action=AdvisoryAction(out.action), confidence=out.confidence, advisory_only=True,
+                    rationale=out.rationale, source=reasoner.name, ts=now, reason_codes=codes), evidence

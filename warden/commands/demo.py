@@ -1,0 +1,67 @@
+"""``warden demo``: build the two synthetic seed bundles and review both (no network, embedded defaults)."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from warden.commands.review import ApproveChoice, Progress, summary_doc
+from warden.options import DEFAULT_DATA_DIR, LLM, DataDir, Json, LLMChoice
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Where the bundles and the reviews go.", file_okay=False)] =
+    Path("warden_demo"),
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    llm: LLM = LLMChoice.offline,
+    approve: Annotated[ApproveChoice, typer.Option(
+        "--approve", help="Changes needing approval: none = leave them pending_approval (resumable), all = "
+                          "approve them. The demo never prompts.")] = ApproveChoice.none,
+    json_out: Json = False,
+) -> None:
+    """Build the ES (seed 000) and Polymarket (seed 001) bundles and review both."""
+    from rich.console import Console
+
+    from graphs.incident import run_review
+    from tools.demo_bundles import write_es_bundle, write_polymarket_bundle
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    results = {}
+    bundles = {"polymarket": (write_polymarket_bundle, "seed 001: Polymarket, 94% drawdown, outcomes never recorded"),
+               "es": (write_es_bundle, "seed 000: ES, exit order opened a naked long")}
+    for name, (writer, what) in bundles.items():
+        b = writer(out / "bundles" / name)
+        with Progress(name, rich=False if json_out else None) as prog:
+            res = run_review(b, out / "reviews" / name, data_dir=data_dir, llm=llm.value, approve=approve.value,
+                             decide=None, progress=prog)
+        results[name] = (res, what, b)
+    total = time.perf_counter() - t0
+    if json_out:
+        print(json.dumps({"seconds": round(total, 2), "reviews": {k: {**summary_doc(r), "bundle": str(b)}
+                                                                  for k, (r, _, b) in results.items()}},
+                         indent=2, default=str))
+        return
+    con = Console()
+    con.print(f"[bold]warden demo[/]: 2 bundles built and reviewed in {total:.1f} s", highlight=False)
+    for name, (res, what, b) in results.items():
+        m = res.final.metrics if res.final else {}
+        dd = f"{m.get('max_drawdown_pct')}%" if m.get("max_drawdown_pct") is not None else \
+            f"{m.get('max_drawdown_usd')} USD (no account balance)"
+        con.print(f"\n[bold]{name}[/] ({what})", highlight=False)
+        con.print(f"  bundle: {b}", highlight=False)
+        con.print(f"  {m.get('trades')} trades, {m.get('outcomes_recorded')} outcomes recorded, net PnL "
+                  f"{m.get('net_pnl')}, max drawdown {dd}", highlight=False)
+        con.print("  root causes: " + ", ".join(rc.code.value for rc in res.final.root_causes), highlight=False)
+        con.print(f"  report: {res.out / 'INCIDENT_ANALYSIS_FINAL.md'}", highlight=False)
+    for name, (res, _, _) in results.items():
+        if res.pending:
+            con.print(f"{name}: {len(res.pending)} change(s) pending approval: warden review --resume {res.run_id} "
+                      f"--approve all|none --data-dir {data_dir}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)

@@ -1,0 +1,190 @@
+"""``warden run``: the guarded trading loop over a candle file (paper replay) or a live broker."""
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from warden.errors import UserError
+from warden.options import DEFAULT_DATA_DIR, LLM, DataDir, Json, LLMChoice
+
+
+class BrokerChoice(StrEnum):
+    paper = "paper"
+    ib = "ib"
+    polymarket = "polymarket"
+
+
+def _load_advisor(spec: str, llm: LLMChoice, settings: Any) -> Any:
+    """``rule`` (default) or ``module:callable`` / an entry point in ``warden.advisors``. A factory that
+    takes a ``reasoner`` keyword gets the reasoner chosen with --llm."""
+    if spec in ("", "rule"):
+        return None
+    import importlib
+    import importlib.metadata
+
+    if ":" in spec:
+        mod, _, attr = spec.partition(":")
+        try:
+            obj: Any = importlib.import_module(mod)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise UserError(f"--advisor {spec}: {exc}") from None
+    else:
+        eps = [ep for ep in importlib.metadata.entry_points(group="warden.advisors") if ep.name == spec]
+        if not eps:
+            raise UserError(f"--advisor {spec}: no such entry point in group 'warden.advisors' "
+                            "(use rule or module:callable)")
+        obj = eps[0].load()
+    params = inspect.signature(obj).parameters if callable(obj) else {}
+    if "reasoner" in params:
+        from agents.llm import get_reasoner
+
+        try:
+            obj = obj(reasoner=get_reasoner(llm.value, settings))
+        except Exception as exc:
+            raise UserError(f"--advisor {spec}: cannot build it with --llm {llm.value}: {exc}") from None
+    elif isinstance(obj, type):
+        obj = obj()
+    if not callable(obj):
+        raise UserError(f"--advisor {spec}: not callable")
+    return obj
+
+
+def run(
+    candles: Annotated[Path, typer.Option("--candles", help="Candle file: CSV, Parquet or Feather.",
+                                          dir_okay=False)],
+    broker: Annotated[BrokerChoice, typer.Option("--broker", help="paper (replay), ib or polymarket.")] =
+    BrokerChoice.paper,
+    symbol: Annotated[str, typer.Option("--symbol", help="Instrument traded (ES, MES, NQ, ESZ5, ...).")] = "ES",
+    qty: Annotated[float, typer.Option("--qty", min=0.0001, help="Contracts / shares per entry.")] = 1.0,
+    signals: Annotated[str, typer.Option(
+        "--signals", help="Signal source: breakout (built-in), module:callable, or a 'warden.signals' "
+                          "entry point.")] = "breakout",
+    advisor: Annotated[str, typer.Option(
+        "--advisor", help="Advisor: rule (built-in, deterministic), module:callable or a 'warden.advisors' "
+                          "entry point.")] = "rule",
+    candle_symbol: Annotated[str | None, typer.Option(
+        "--candle-symbol", help="Rows to use when the file holds several instruments (symbol/pair column).")] = None,
+    tz: Annotated[str, typer.Option("--tz", help="Zone of naive candle timestamps.")] = "UTC",
+    flatten: Annotated[bool, typer.Option("--flatten/--no-flatten",
+                                          help="Paper: close any open trade at the last close.")] = True,
+    follow: Annotated[bool | None, typer.Option(
+        "--follow/--no-follow", help="Keep reading new rows as the file grows (default for ib/polymarket).")] = None,
+    poll: Annotated[float, typer.Option("--poll", min=0.05, help="Seconds between reads when following.")] = 5.0,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr.")] = False,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    llm: LLM = LLMChoice.offline,
+    json_out: Json = False,
+) -> None:
+    """Run the guarded trading loop: candles -> signals -> advice -> guards -> broker -> journal -> outcomes.
+
+    With --broker paper the candles are replayed as fast as the machine goes and fills come from them;
+    the session ends with a summary (trades, win rate, PnL, max drawdown, blocked orders by reason).
+    """
+    import logging
+
+    from trading.candles import CandleFormatError, read_candles
+    from trading.journal import JournalError
+    from trading.session import BrokerSetupError, make_broker, open_session
+    from trading.settings import load_settings
+    from trading.signals import SignalLoadError, load_signal_source
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    settings = load_settings(data_dir=data_dir)
+    try:
+        series = read_candles(candles, symbol=candle_symbol, tz=tz)
+    except CandleFormatError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        source = load_signal_source(signals)
+    except SignalLoadError as exc:
+        raise UserError(str(exc)) from None
+    adv = _load_advisor(advisor, llm, settings)
+    if broker is not BrokerChoice.polymarket:      # a Polymarket run names the asset; the adapter picks the share
+        try:
+            from trading.contracts import spec_for
+
+            spec_for(symbol)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    err = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    try:
+        brk = make_broker(broker.value, settings)
+        if broker is not BrokerChoice.paper:
+            brk.connect()
+        session, problems = open_session(settings, brk, symbol=symbol, data_dir=data_dir, signals=source,
+                                         advisor=adv, qty=qty, replay=broker is BrokerChoice.paper,
+                                         candle_asset=Path(candles).name.split("-")[0].split("_")[0],
+                                         progress=err)
+    except (BrokerSetupError, JournalError) as exc:
+        raise UserError(str(exc)) from None
+    except Exception as exc:  # a live broker that refuses the connection
+        raise UserError(f"cannot start the {broker.value} broker: {type(exc).__name__}: {exc}") from None
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr, flush=True)
+    if series.dropped:
+        err(f"candles: dropped rows {series.dropped}")
+    do_follow = follow if follow is not None else broker is not BrokerChoice.paper
+    try:
+        if do_follow:
+            summary = session.follow(lambda: read_candles(candles, symbol=candle_symbol, tz=tz).bars, poll_s=poll)
+        else:
+            summary = session.run(series.bars, flatten_at_end=flatten and broker is BrokerChoice.paper)
+    except KeyboardInterrupt:
+        summary = session.summary()
+    finally:
+        if broker is not BrokerChoice.paper:
+            try:
+                brk.disconnect()
+            except Exception:  # already gone; nothing left to protect
+                pass
+    ex = session.executor
+    failed = bool(problems) or ex.stats["journal_failures"] > 0 or ex.stats["reconcile_mismatches"] > 0
+    if json_out:
+        print(json.dumps(summary.model_dump(mode="json"), indent=2))
+    else:
+        _print_summary(summary)
+    if failed:
+        print("error: the session hit a system halt (journal or reconcile); see the summary and "
+              "`warden risk status`", file=sys.stderr)
+        raise typer.Exit(3)
+
+
+def _print_summary(s: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"session summary: {s.broker} {s.symbol}", show_header=False)
+    wr = f"{s.win_rate_pct:.1f}%" if s.win_rate_pct is not None else "n/a (no closed trades)"
+    rows = [
+        ("bars", f"{s.bars}"), ("signals", f"{s.signals}"),
+        ("entries sent / exits sent", f"{s.entries_sent} / {s.exits_sent}"),
+        ("trades closed", f"{s.trades} ({s.wins} won, {s.losses} lost)"), ("win rate", wr),
+        ("PnL (net, from fills)", f"{s.pnl_usd:,.2f} USD (fees {s.fees_usd:,.2f})"),
+        ("equity start -> end", f"{s.start_equity if s.start_equity is not None else '?':,} -> "
+                                f"{s.end_equity if s.end_equity is not None else '?':,}"),
+        ("max drawdown", f"{s.max_drawdown_usd:,.2f} USD ({s.max_drawdown_pct:.2f}%)"),
+        ("blocked orders", f"{s.blocked_orders}"),
+    ]
+    for code, n in s.blocked_by_reason.items():
+        rows.append((f"  blocked by {code}", f"{n}"))
+    rows += [("open position", f"{s.open_position}"), ("open trades", f"{s.open_trades}"),
+             ("outcome files written", f"{s.outcome_files}"), ("halts active", ", ".join(s.halts) or "none"),
+             ("errors", ", ".join(f"{k}={v}" for k, v in s.errors.items()) or "none"),
+             ("reconcile", s.reconcile), ("speed", f"{s.bars_per_s} bars/s ({s.elapsed_s} s)")]
+    for k, v in s.paths.items():
+        rows.append((k, v))
+    for k, v in rows:
+        t.add_row(k, v)
+    Console().print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
