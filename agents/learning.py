@@ -605,7 +605,6 @@ def _cycle_row(r: Mapping[str, Any]) -> dict[str, Any]:
 
 def retrieve_node(state: Mapping[str, Any], ctx: LearningContext) -> dict[str, Any]:
     from tools.rag_store import CycleFilter
-    from tools.situation_vectors import outcome_vector
 
     _, as_of = _now(state)
     intent = Intent.model_validate(state["intent"])
@@ -627,21 +626,17 @@ def retrieve_node(state: Mapping[str, Any], ctx: LearningContext) -> dict[str, A
             unknown.append(cid)
             continue
         row = _cycle_row(rows.iloc[0])
-        # similar situations come from the stored outcome's own numbers
-        from trading.outcome_schema import TradeOutcome
-
-        src = rows.iloc[0]["source"]
+        # similar situations: the stored situation vector of this cycle, searched with the same as-of
         sim: list[dict[str, Any]] = []
-        if src and Path(str(src)).is_file():
-            try:
-                o = TradeOutcome.model_validate_json(Path(str(src)).read_text())
-                flt = CycleFilter(as_of=as_of) if as_of else None
-                for h in store.query_cycles(outcome_vector(o), ctx.k_similar + 1, flt):
-                    if h.id != cid:
-                        sim.append({"trade_cycle_id": h.id, "won": bool(h.metadata.get("won")),
-                                    "similarity": round(1.0 - h.distance, 3)})
-            except (OSError, ValueError) as exc:
-                log.warning("cycle %s: cannot read %s for similar cycles: %s", cid, src, exc)
+        got = store.cycles().get(ids=[cid], include=["embeddings"])
+        if got["ids"] and got["embeddings"] is not None and len(got["embeddings"]):
+            flt = CycleFilter(as_of=as_of) if as_of else None
+            for h in store.query_cycles(got["embeddings"][0], ctx.k_similar + 1, flt):
+                if h.id != cid:
+                    sim.append({"trade_cycle_id": h.id, "won": bool(h.metadata.get("won")),
+                                "similarity": round(1.0 - h.distance, 3)})
+        else:
+            log.warning("cycle %s is in the outcomes table but not in the store: no similar cycles", cid)
         row["similar"] = sim[:ctx.k_similar]
         cycles.append(row)
     ev = {"question": state["question"], "kind": "narrative", "documents": docs, "cycles": cycles,

@@ -20,6 +20,7 @@ fresh, identical environment in this process, so the ratios compare like with li
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -46,11 +47,16 @@ T0 = datetime(2026, 2, 2, 14, 30, tzinfo=UTC)     # after every sample outcome: 
 
 
 def build_store(path: Path, n: int) -> Any:
-    from tools.rag_store import RagStore, ingest_outcomes
+    from tools.rag_store import RagStore, StoreError, ingest_outcomes
     from tools.sample_outcomes import generate
 
-    store = RagStore.open(path)
-    have = store.counts().get("trade_cycles", 0) if hasattr(store, "counts") else 0
+    try:
+        store = RagStore.open(path)
+        have = store.cycles().count()
+    except StoreError as exc:      # built by an older layout of the store: rebuild the bench's own copy
+        print(f"rebuilding {path}: {exc}")
+        shutil.rmtree(path)
+        store, have = RagStore.open(path), 0
     if have < n:
         t = time.perf_counter()
         outs = [o for o, _ in generate(n, seed=7, snapshots=False)]

@@ -180,6 +180,8 @@ def report_node(state: ReviewState) -> dict[str, Any]:
     out = Path(state["out"])
     written = [str(p) for p in write_review(out, fr, teams, state["run_id"], state["bundle"], state.get("zone", "UTC"))]
     drop_context(state["run_id"])
+    # every team has run: the reconstruction lives on in outcomes.csv / timeline.csv and the reports
+    (work_dir(state["data_dir"], state["run_id"]) / "forensics.pkl").unlink(missing_ok=True)
     return {"written": written, "timings": {"report": round(time.perf_counter() - t0, 3)}}
 
 
@@ -264,6 +266,10 @@ class RunNotFound(LookupError):
     """No checkpoint for this run id."""
 
 
+class ReviewSetupError(ValueError):
+    """The review cannot start (e.g. the chosen reasoner cannot be created); the message says why."""
+
+
 def checkpoint_path(data_dir: str | Path) -> Path:
     return Path(data_dir) / "review" / "checkpoints.sqlite"
 
@@ -342,6 +348,10 @@ def run_review(bundle: str | Path, out: str | Path, *, data_dir: str | Path, llm
     cfg = {"configurable": {"thread_id": run_id}}
     inp = {"run_id": run_id, "bundle": str(Path(bundle).resolve()), "out": str(Path(out).resolve()),
            "data_dir": str(Path(data_dir).resolve()), "llm": str(getattr(llm, "value", llm)), "api": api}
+    try:   # an explicit --llm choice that cannot work stops here, not halfway through the teams
+        get_reasoner(inp["llm"], _settings(inp["data_dir"]))
+    except Exception as exc:
+        raise ReviewSetupError(f"--llm {inp['llm']}: cannot create the reasoner: {exc}") from exc
     Path(out).mkdir(parents=True, exist_ok=True)
     with _compiled(data_dir) as app:
         _drive(app, inp, cfg, progress)
@@ -385,5 +395,5 @@ def list_runs(data_dir: str | Path) -> list[str]:
         conn.close()
 
 
-__all__ = ["graph", "build_graph", "run_review", "resume_review", "ReviewResult", "RunNotFound", "list_runs",
-           "jsonable"]
+__all__ = ["graph", "build_graph", "run_review", "resume_review", "ReviewResult", "RunNotFound", "ReviewSetupError",
+           "list_runs", "jsonable"]

@@ -157,7 +157,7 @@ def test_market_bracket_wiring_matches_ib_conventions(broker: IBBroker, gw: Fake
 
 def test_limit_bracket_uses_ib_bracket_order(broker: IBBroker, gw: FakeGateway) -> None:
     gw.auto_fill_market = False
-    broker.place_bracket(bracket(entry="LMT", side=Side.SELL, limit=6895.0))
+    broker.place_bracket(bracket(entry="LMT", side=Side.SELL, limit=6894.9))   # rounded up: never sell lower
     parent, take, stop = (o for _, _, o in gw.received)
     # ib_async's own IB.bracketOrder for the same request, for comparison
     ref = broker.ib.bracketOrder("SELL", 1, 6895.0, 6880.25, 6910.75)

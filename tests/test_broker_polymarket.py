@@ -241,6 +241,15 @@ def test_failed_settlements_are_not_fills(broker: PolymarketBroker, fake: FakePo
     assert broker.executions() == []
 
 
+def test_a_trade_row_not_understood_fails_the_read(broker: PolymarketBroker, fake: FakePolymarket) -> None:
+    broker.place_bracket(BracketRequest(trade_cycle_id="m", symbol=UP, side=Side.BUY, qty=10, entry_type="MKT",
+                                        stop_price=0.3, target_price=0.9))
+    fake.trades[-1]["asset_id"] = float(UP)        # a token id that lost its digits
+    with pytest.raises(BrokerUnavailable, match="trade .* not understood"):
+        broker.executions()
+    assert broker.errors["trade not understood"] == 1
+
+
 def test_no_short_entries(broker: PolymarketBroker, fake: FakePolymarket) -> None:
     with pytest.raises(ValueError, match="no short"):
         broker.place_bracket(BracketRequest(trade_cycle_id="c", symbol=UP, side=Side.SELL, qty=5,
@@ -407,3 +416,17 @@ def test_resolution_failures_are_none_logged_and_counted(fake: FakePolymarket,
         assert src.resolve(SLUG) == "Down"                # CLOB down: decisive prices still answer
     assert src.errors["unknown market"] == 1 and src.errors["unavailable"] == 1
     assert src.errors["clob unavailable"] == 1 and "btc-updown-15m-0" in caplog.text
+
+
+def test_broker_resolution_source_raises_for_the_outcome_resolver(broker: PolymarketBroker,
+                                                                   fake: FakePolymarket) -> None:
+    from trading.outcome_resolver import ResolutionSource
+
+    src = broker.resolution_source()
+    assert isinstance(src, ResolutionSource) and src.name == "polymarket"
+    assert src.resolve(SLUG) is None                   # open market: not resolved yet, no error
+    with pytest.raises(LookupError):
+        src.resolve("btc-updown-15m-0")
+    fake.fail["/gamma/markets"] = (503, {"error": "down"})
+    with pytest.raises(BrokerUnavailable, match="503"):
+        src.resolve(SLUG)

@@ -370,5 +370,19 @@ def test_read_only_journal_fails_at_open_and_halts_entries(tmp_path: Path, caplo
                         Advisory(action=AdvisoryAction.BUY, confidence=0.7, ts=ex.clock()))
         assert not res.sent and ReasonCode.JOURNAL_UNWRITABLE in res.reason_codes
         assert brk.open_orders() == []
+        # a position from before the journal broke can still be closed by the loop
+        from trading.brokers.base import BracketRequest
+        from trading.models import Signal
+
+        brk.place_bracket(BracketRequest(trade_cycle_id="earlier", symbol="ES", side=Side.BUY, qty=1,
+                                         stop_price=4900, target_price=5100))
+        brk.on_bar("ES", bar(T0 + timedelta(minutes=1), 5000, 5001, 4999, 5000))
+        assert brk.positions()[0].qty == 1
+        session.signals = lambda bars, ctx: Signal(symbol="ES", side=Side.SELL, confidence=0.6, ts=ctx.now) \
+            if ctx.position and ctx.position > 0 else None
+        out = session.step(bar(T0 + timedelta(minutes=2), 5000, 5001, 4999, 5000))
+        assert out is not None and out.sent and out.orders[0].reduce_only
+        session.step(bar(T0 + timedelta(minutes=3), 5000, 5001, 4999, 5000))
+        assert brk.positions() == []
     finally:
         undo()

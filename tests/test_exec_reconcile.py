@@ -37,7 +37,7 @@ def test_killed_between_order_sent_and_fill_recorded_is_reconciled_on_restart(tm
     rep = b.executor.reconcile("start")
     assert rep.ok, rep.describe()
     assert len(rep.recovered_fills) == 2
-    assert ReasonCode.RECONCILE_MISMATCH not in b.ledger.state().active_halts
+    assert b.ledger.state().active_halts == []
     # the recovered fills belong to the trade that sent them, and the trade was closed from them
     fills = b.journal.fills(res.trade_cycle_id)
     assert [f.exec_id for f in fills] == [f.exec_id for f in broker.executions()]
@@ -85,6 +85,9 @@ def test_orders_sent_but_never_journaled_are_adopted_on_restart(tmp_path: Path) 
     assert rep.ok, rep.describe()
     assert len(rep.adopted_orders) == 2            # the live stop and target, tied to the trade by its id
     assert rep.recovered_fills and b.journal.positions(b.executor.account) == {"ES": 1.0}
+    assert b.ledger.state().active_halts == [] and b.executor.stats["unknown_fills"] == 0
+    entry_rec = [r for r in b.journal.orders(cycle) if r.role == "entry"]
+    assert len(entry_rec) == 1 and "adopted" in entry_rec[0].order.reason
     roles = {r.role for r in b.journal.orders(cycle)}
     assert {"stop", "target"} <= roles
     # the adopted bracket still protects the position and closes the trade when it fills

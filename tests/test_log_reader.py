@@ -456,3 +456,21 @@ def test_shared_samples_parse_without_unknown_lines() -> None:
         assert reader.rules.name == fmt
         assert len(list(reader)) == n and not reader.stats.unknown
         assert_same(SAMPLES / name, reader.rules, chunk_sizes=(17, 8 << 20))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.tuples(st.integers(0, 10000), st.integers(0, 14), st.integers(0, 32), st.integers(0, 25),
+                 st.integers(0, 61), st.integers(0, 62)),
+       st.sampled_from([",", ".", ""]), st.text(alphabet="0123456789x٣", max_size=8))
+def test_hand_timestamp_parser_agrees_with_strptime(parts: tuple[int, ...], sep: str, frac: str) -> None:
+    from tools.log_reader import LogReader
+
+    y, mo, d, h, mi, s = parts
+    text = f"{y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}{sep}{frac}"
+    reader = LogReader(Path(__file__), load_rules("mytrader"))
+    for _ in range(2):                                   # second call goes through the cache
+        try:
+            want: datetime | None = datetime.strptime(text, "%Y-%m-%d %H:%M:%S,%f")
+        except ValueError:
+            want = None
+        assert reader._parse_ts(text) == want, text

@@ -67,12 +67,17 @@ FILTERS = {
 }
 
 
-@pytest.mark.parametrize("plan", ["ids", "overfetch", "prefilter"])
+@pytest.mark.parametrize("plan", ["ids", "overfetch", "wide", "prefilter"])
 @pytest.mark.parametrize("name", list(FILTERS))
 def test_filtered_search_matches_brute_force(built, name: str, plan: str, monkeypatch: pytest.MonkeyPatch) -> None:
     store, outs, vecs = built
-    if plan == "overfetch":
+    if plan == "ids":
+        monkeypatch.setattr(rs, "FIRST_CANDIDATES", 0)
+    if plan in ("overfetch", "wide"):
         monkeypatch.setattr(rs, "IDS_QUERY_LIMIT", 0)
+    if plan == "wide":                       # no first pass, a narrow widest pass: escalation and fallback
+        monkeypatch.setattr(rs, "FIRST_CANDIDATES", 0)
+        monkeypatch.setattr(rs, "MAX_CANDIDATES", 40)
     if plan == "prefilter":
         monkeypatch.setattr(store, "_filter_index", lambda: None)
     flt = FILTERS[name](outs)
@@ -82,8 +87,9 @@ def test_filtered_search_matches_brute_force(built, name: str, plan: str, monkey
         want = _brute(outs, vecs, q, flt, 5)
         assert [round(h.distance, 4) for h in hits] == [round(x, 4) for x in want], (name, plan, store.last_plan)
         assert all(flt.matches(h.metadata) for h in hits)
-        if want and plan == "overfetch":
-            assert store.last_plan.startswith(("overfetch", "prefilter"))
+        expect = {"ids": ("ids", "overfetch-300", "index-empty"), "overfetch": ("overfetch", "prefilter", "index-empty"),
+                  "wide": ("overfetch-40", "prefilter", "index-empty"), "prefilter": ("prefilter",)}[plan]
+        assert store.last_plan.startswith(expect), (plan, store.last_plan)
 
 
 def test_unfiltered_search_finds_itself(built) -> None:

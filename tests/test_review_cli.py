@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from tools.demo_bundles import write_es_bundle
@@ -57,7 +56,6 @@ def test_review_es_bundle_with_approve_all(tmp_path: Path) -> None:
     assert "2025-12-12T08:53:20.450-06:00" in (tmp_path / "out" / "outcomes.csv").read_text()
 
 
-@pytest.mark.timeout(120) if hasattr(pytest.mark, "timeout") else (lambda f: f)
 def test_demo_builds_and_reviews_both_bundles(tmp_path: Path) -> None:
     r = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--data-dir", str(tmp_path / "d"), "--json"])
     assert r.exit_code == 0, r.output

@@ -163,7 +163,12 @@ def test_ungrounded_numbers_from_a_reasoner_are_flagged(bundle: Path, tmp_path: 
 
         def reason(self, role, prompt, evidence, schema, policy, cycle_id=None):  # noqa: ANN001, ANN201
             rep = policy(evidence)
-            return rep.model_copy(update={"summary": rep.summary + " Memory hit 97.3% and 4242 restarts."})
+            from tools.incident_report import Status
+
+            self_approved = [r.model_copy(update={"status": Status.approved, "approved_by": "the model"})
+                             for r in rep.recommendations]
+            return rep.model_copy(update={"summary": rep.summary + " Memory hit 97.3% and 4242 restarts.",
+                                          "recommendations": self_approved})
 
     ctx = ReviewContext(fx=run_forensics(load_bundle(bundle)), settings=load_settings(data_dir=tmp_path),
                         out=tmp_path, reasoner=Chatty())
@@ -171,6 +176,9 @@ def test_ungrounded_numbers_from_a_reasoner_are_flagged(bundle: Path, tmp_path: 
     flagged = " ".join(rep.grounding_flags)
     assert "4242" in flagged and "97.3%" in flagged
     assert rep.reasoner == "chatty" and rep.root_causes          # tool-owned fields survive any reasoner
+    # a reasoner cannot approve a change that needs approval (SERVICE_RESTARTS -> architecture)
+    arch = [r for r in rep.recommendations if r.change_type.value == "architecture"]
+    assert arch and all(r.status.value == "pending_approval" and r.approved_by == "" for r in arch)
 
 
 class _Gamma(BaseHTTPRequestHandler):

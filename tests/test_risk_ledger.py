@@ -57,7 +57,10 @@ def test_loss_streak_and_system_halts(tmp_path: Path) -> None:
     st = RiskLedger(tmp_path / "l.jsonl").state()
     assert st.consecutive_losses == 2 and st.active_halts == [ReasonCode.RECONCILE_MISMATCH]
     led.clear_halt("ops", "reconciled by hand", ReasonCode.RECONCILE_MISMATCH)
-    assert RiskLedger(tmp_path / "l.jsonl").state().active_halts == []
+    st = RiskLedger(tmp_path / "l.jsonl").state()
+    assert st.active_halts == [] and st.consecutive_losses == 2   # clearing one code keeps the streak
+    led.clear_halt("ops", "strategy reviewed", ReasonCode.LOSS_STREAK)
+    assert RiskLedger(tmp_path / "l.jsonl").state().consecutive_losses == 0
 
 
 def test_corrupt_line_is_counted_not_fatal(tmp_path: Path) -> None:

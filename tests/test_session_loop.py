@@ -162,13 +162,15 @@ def test_warden_run_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
 
 def test_a_second_paper_run_starts_clean(tmp_path: Path) -> None:
     """A paper broker is a fresh account per run: its ledger and positions never leak into the next."""
-    rows = make_rows(250, seed=7)
+    rows = make_rows(250, seed=1)
     settings = Settings(data_dir=tmp_path)
     s1, _ = open_session(settings, make_broker("paper", settings), symbol="ES")
-    s1.run([Bar(*r) for r in rows], flatten_at_end=False)       # may end with an open trade
+    s1.run([Bar(*r) for r in rows], flatten_at_end=False)
+    assert s1.broker.positions() and s1.broker.open_orders()     # run 1 ends short with a live bracket
     s2, problems = open_session(settings, make_broker("paper", settings), symbol="ES")
     s2.start()
     assert problems == [] and s2.executor.last_reconcile.ok
+    assert s2.executor.last_reconcile.closed_orders == []       # run 1's records are not touched
     assert s2.executor.open_trade("ES") is None
     assert s1.files.ledger != s2.files.ledger and not (tmp_path / "risk" / "ledger.jsonl").exists()
 

@@ -564,6 +564,7 @@ class ESScenario:
     heartbeat_gap_min: int = 6
     candles: bool = True
     events: bool = True
+    noise_mb: float = 0.0            # benchmarks: quotes dense enough for a log of about this size
 
 
 def write_es_bundle(root: str | Path, sc: ESScenario | None = None) -> Path:
@@ -585,8 +586,10 @@ def write_es_bundle(root: str | Path, sc: ESScenario | None = None) -> Path:
     at = np.array([T(a) for a, _ in anchors])
     av = np.array([v for _, v in anchors])
     t0, t1 = at[0], at[-1]
-    grid = np.arange(t0, t1, 2.0)
-    noise = np.cumsum(rng.normal(0, 0.35, len(grid)))
+    step = 2.0 if sc.noise_mb <= 0 else max(0.002, (t1 - t0) * 118 / (sc.noise_mb * 1e6))
+    grid = np.arange(t0, t1, step)
+    hb_every = max(1, int(round(10.0 / step)))
+    noise = np.cumsum(rng.normal(0, 0.35 * math.sqrt(step / 2.0), len(grid)))
     noise -= np.interp(grid, at, np.interp(at, grid, noise))        # pin the noise to zero at the anchors
     px = np.round((np.interp(grid, at, av) + noise) * 4) / 4
 
@@ -606,10 +609,10 @@ def write_es_bundle(root: str | Path, sc: ESScenario | None = None) -> Path:
     for i, (ts, p) in enumerate(zip(grid, px)):
         if sc.heartbeat_gap_min and gap0 <= ts < gap0 + 60 * sc.heartbeat_gap_min:
             continue                      # the bot's process stalls: no quotes, no heartbeats
-        log(ts + 0.87, "mytrader.data.stream", "DEBUG",
+        log(ts + 0.87 * step / 2, "mytrader.data.stream", "DEBUG",
             f"Market data: ESZ5 bid={p - 0.25:.2f} ask={p:.2f} last={p:.2f} volume={300 + (i * 37) % 400}")
-        if i % 5 == 0:
-            log(ts + 0.1, X, "INFO", f"Heartbeat: connected=True latency_ms={9 + (i // 5) % 7}")
+        if i % hb_every == 0:
+            log(ts + 0.1 * step / 2, X, "INFO", f"Heartbeat: connected=True latency_ms={9 + (i // hb_every) % 7}")
     events: list[dict] = []
 
     def ev(ts: float, name: str, cyc: str | None, **payload: object) -> None:

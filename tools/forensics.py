@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -36,8 +37,10 @@ log = logging.getLogger(__name__)
 
 WINDOW_S = 900
 SLUG = re.compile(r"^(?P<asset>[a-z0-9]+)-updown-(?P<mins>\d+)m-(?P<start>\d{9,11})$")
-# Above this size a log's noise lines (heartbeats, quotes) and unknown lines are counted, not parsed.
+# Above these sizes a log's noise lines (heartbeats, quotes) / its lines matching no rule are counted by
+# the reader, not turned into records (each record costs a timestamp parse in Python).
 FULL_PARSE_MAX_BYTES = 32 << 20
+UNKNOWN_PARSE_MAX_BYTES = 8 << 20
 TIMELINE_MAX = 50_000
 GAP_MIN_S = 120.0
 
@@ -350,8 +353,10 @@ class Forensics:
 # log passes
 
 
-def _utc(rec: LogRecord, zone_utc: bool) -> datetime:
-    return rec.ts.replace(tzinfo=UTC) if zone_utc else rec.ts_utc
+_EPOCH = datetime(1970, 1, 1)
+# bulk events whose handlers need only the epoch (no aware datetime is built for them)
+_HOT_MOMENTUM = frozenset({"signal"})
+_HOT_MYTRADER = frozenset({"heartbeat", "market_data"})
 
 
 class _Pass:
@@ -364,6 +369,7 @@ class _Pass:
         self.fmt = fmt
         self.size = path.stat().st_size
         self.full = self.size <= FULL_PARSE_MAX_BYTES
+        self.unknown = self.size <= UNKNOWN_PARSE_MAX_BYTES
         self.digest = LogDigest(source=self.name, fmt=fmt, stats={}, full_parse=self.full)
         self.prev_epoch: float | None = None
         self.last_market: str | None = None       # resolver: the market being resolved
@@ -383,32 +389,43 @@ class _Pass:
         self.pending_link: tuple[float, str] | None = None   # (epoch, trade_id) of the last order
 
     def run(self) -> None:
-        reader = read_log(self.path, self.fmt, include_unknown=self.full, include_noise=self.full)
-        zone_utc = reader.tz == "UTC"
+        reader = read_log(self.path, self.fmt, include_unknown=self.unknown, include_noise=self.full)
+        zone = ZoneInfo(reader.tz)
+        offsets: dict[datetime, float] = {}        # naive hour -> UTC offset seconds (DST-aware, cached)
         handlers = _MOMENTUM if self.fmt == "momentum" else _MYTRADER
+        hot = _HOT_MOMENTUM if self.fmt == "momentum" else _HOT_MYTRADER
         d = self.digest
         per_minute = d.per_minute
         gap_min = GAP_MIN_S
-        first = None
-        ts = None
+        first_ep = last_ep = None
         n = 0
         for rec in reader:
-            ts = _utc(rec, zone_utc)
-            ep = ts.timestamp()
+            # the epoch straight from the naive time: no aware datetime for the bulk of the records
+            naive = rec.ts
+            hour = naive.replace(minute=0, second=0, microsecond=0)
+            off = offsets.get(hour)
+            if off is None:
+                uo = naive.replace(tzinfo=zone).utcoffset()
+                off = offsets[hour] = uo.total_seconds() if uo else 0.0
+            ep = (naive - _EPOCH).total_seconds() - off
             n += 1
-            if first is None:
-                first = ts
+            if first_ep is None:
+                first_ep = ep
+            last_ep = ep
             per_minute[(int(ep // 60), rec.level)] += 1
             pe = self.prev_epoch
             if pe is not None and ep - pe > gap_min:
-                d.gaps.append((datetime.fromtimestamp(pe, UTC), ts, ep - pe))
+                d.gaps.append((datetime.fromtimestamp(pe, UTC), datetime.fromtimestamp(ep, UTC), ep - pe))
             self.prev_epoch = ep
-            h = handlers.get(rec.event)
+            ev = rec.event
+            h = handlers.get(ev)
             if h is not None:
-                h(self, rec, ts, ep)
-            elif rec.event == "unknown" and rec.level in ("ERROR", "CRITICAL"):
-                _unknown_error(self, rec, ts, ep)
-        d.first, d.last, d.records = first, ts, n
+                h(self, rec, None if ev in hot else datetime.fromtimestamp(ep, UTC), ep)
+            elif ev == "unknown" and rec.level in ("ERROR", "CRITICAL"):
+                _unknown_error(self, rec, datetime.fromtimestamp(ep, UTC), ep)
+        d.first = datetime.fromtimestamp(first_ep, UTC) if first_ep is not None else None
+        d.last = datetime.fromtimestamp(last_ep, UTC) if last_ep is not None else None
+        d.records = n
         d.stats = reader.stats.as_dict()
         fx = self.fx
         if len(self.sig_ts):
@@ -445,7 +462,7 @@ def _m_signal(p: _Pass, rec: LogRecord, ts: datetime, ep: float) -> None:
     p.sig_conf.append(conf if conf is not None else np.nan)
     m = f.get("market")
     if m:
-        p.last_signal[m] = (prob, conf, ts, p.r(rec), f.get("direction"))  # type: ignore[assignment]
+        p.last_signal[m] = (prob, conf, ep, p.r(rec), f.get("direction"))  # type: ignore[assignment]
 
 
 def _m_intent(p: _Pass, rec: LogRecord, ts: datetime, ep: float) -> None:
@@ -773,11 +790,14 @@ def run_forensics(bundle: Bundle, api_resolver: ApiResolver | None = None) -> Fo
         p = _Pass(fx, bundle.logs[name], fmt)
         p.run()
         intents.update(p.intents)
-        if not p.full:
-            what = "heartbeat gaps and price marks from quotes" if fmt == "mytrader" else "unmatched ERROR lines"
-            fx.could_not_run.append(NotRun(analysis=f"{what} in {name}",
-                                           lacking=f"full parse (log over {FULL_PARSE_MAX_BYTES >> 20} MB: "
-                                                   "noise and unknown lines counted, not parsed)"))
+        if not p.full and fmt == "mytrader":
+            fx.could_not_run.append(NotRun(analysis=f"heartbeat gaps and price marks from quotes in {name}",
+                                           lacking=f"parsed noise lines (log over {FULL_PARSE_MAX_BYTES >> 20} MB: "
+                                                   "heartbeats and quotes are counted, not parsed)"))
+        if not p.unknown:
+            fx.could_not_run.append(NotRun(analysis=f"unmatched ERROR lines in {name}",
+                                           lacking=f"parsed unmatched lines (log over {UNKNOWN_PARSE_MAX_BYTES >> 20} "
+                                                   "MB: lines matching no rule are counted by logger and level)"))
     fx.state, fx.state_error = read_state(bundle.state)
     if bundle.state is not None and fx.state is None:
         fx.could_not_run.append(NotRun(analysis="state-file consistency check", lacking=f"readable state file "

@@ -237,7 +237,7 @@ def render_team_markdown(rep: TeamReport) -> str:
              rep.summary, ""]
     if rep.could_not_run:
         lines += ["## Analyses that could not run", ""]
-        lines += [f"- **{n.analysis}**: no {n.lacking}" for n in rep.could_not_run] + [""]
+        lines += [f"- **{n.analysis}**: for lack of {n.lacking}" for n in rep.could_not_run] + [""]
     lines += ["## Findings", ""]
     if not rep.findings:
         lines.append("_no findings_")
@@ -320,7 +320,7 @@ def render_final_markdown(fr: FinalReport, teams: Sequence[TeamReport], tz: str 
     lines += md_table([s.model_dump() for s in fr.success_metrics], limit=100).splitlines() + [""]
     if fr.could_not_run:
         lines += ["## Analyses that could not run", ""]
-        lines += [f"- **{n.analysis}**: no {n.lacking}" for n in fr.could_not_run] + [""]
+        lines += [f"- **{n.analysis}**: for lack of {n.lacking}" for n in fr.could_not_run] + [""]
     lines += ["## Team reports", ""]
     lines += [f"- [{t.title}](teams/{t.team}.md): {t.summary.splitlines()[0] if t.summary else ''}" for t in teams]
     if fr.grounding_flags:

@@ -268,6 +268,8 @@ class LogReader:
         self.stats = ReadStats(format=rules.name)
         # strptime costs ~10 us; the common ISO-like formats are parsed by hand (same results)
         self._fast_ts = _FAST_TS.get(rules.timestamp_format)
+        self._fast_sep = rules.timestamp_format[17:18] if rules.timestamp_format.endswith("%f") else ""
+        self._ts_cache: dict[str, datetime] = {}
         noise = rules.noise_events
         prefix = rules.header_prefix
         self._skip_noise = bool(noise) and not include_noise
@@ -336,14 +338,26 @@ class LogReader:
 
     # -- one record line -------------------------------------------------------------------------
     def _parse_ts(self, text: str) -> datetime | None:
+        """The line's naive timestamp, or None where strptime would refuse it."""
         try:
-            if self._fast_ts is not None:
+            if self._fast_ts is None:
+                return datetime.strptime(text, self.rules.timestamp_format)
+            # hand parse of the ISO-like formats; the whole-second part is cached (lines share it)
+            base = self._ts_cache.get(text[:19])
+            if base is None:
                 if self._fast_ts.fullmatch(text) is None:
                     return None
-                frac = text[20:]
-                return datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
-                                int(text[14:16]), int(text[17:19]), int(frac.ljust(6, "0")) if frac else 0)
-            return datetime.strptime(text, self.rules.timestamp_format)
+                base = datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
+                                int(text[14:16]), int(text[17:19]))
+                if len(self._ts_cache) > 4096:
+                    self._ts_cache.clear()
+                self._ts_cache[text[:19]] = base
+            frac = text[20:]
+            if len(text) == 19:
+                return base if self._fast_sep == "" else None
+            if text[19] != self._fast_sep or not (0 < len(frac) <= 6 and frac.isascii() and frac.isdigit()):
+                return None
+            return base.replace(microsecond=int(frac.ljust(6, "0")))
         except ValueError:                   # month 13, Feb 30...: the same inputs strptime rejects
             return None
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,10 +39,9 @@ RC_PREFIX = "rc_"
 NO_ADVISORY = "NONE"
 
 
-def content_sha(doc: Mapping[str, Any]) -> str:
-    """Hash of the canonical JSON: what makes a re-ingestion a no-op (same id AND same content)."""
-    data = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str).encode()
-    return hashlib.sha256(data).hexdigest()[:32]
+def outcome_sha(model: Any) -> str:
+    """Content hash of a pydantic record via its Rust JSON serialiser (field order is fixed by the model)."""
+    return hashlib.sha256(model.model_dump_json().encode()).hexdigest()[:32]
 
 
 def _utc(ts: datetime) -> datetime:
@@ -79,7 +77,7 @@ def outcome_row(o: TradeOutcome, sha: str | None = None, source: str = "") -> di
         "regime": o.regime, "regime_trend": trend or "", "regime_vol": vol or "",
         "reason_codes": "|".join(codes), "n_reason_codes": len(codes),
         "blocked_verdicts": sum(1 for v in o.verdicts if not v.allowed), "n_fills": len(o.fills),
-        "content_sha": sha or content_sha(o.model_dump(mode="json")), "source": source,
+        "content_sha": sha or outcome_sha(o), "source": source,
     }
     for code in set(REASON_SLOTS) | set(codes):
         row[RC_PREFIX + code] = code in codes

@@ -17,7 +17,8 @@ neighbours by vector only, keeps those that pass the filter, and falls back to a
 pre-filtered Chroma query when too few pass (see ``query_cycles``).
 
 Ingestion helpers at the bottom (``ingest_outcomes``, ``ingest_outcome``) are idempotent: keyed by
-``trade_cycle_id`` plus a content hash, they add nothing on a second run and repair a half-written one.
+``trade_cycle_id`` plus a content hash (kept in the outcomes table), they add nothing on a second run
+and repair a half-written one.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 from pydantic import BaseModel, Field
 
-from tools.outcomes_table import RC_PREFIX, OutcomesTable, content_sha, outcome_row
+from tools.outcomes_table import RC_PREFIX, OutcomesTable, outcome_row, outcome_sha
 from tools.situation_vectors import (
     SITUATION_DIM, SITUATION_VERSION, SNAPSHOT_DIM, SNAPSHOT_VERSION, asset_of, outcome_vector, regime_labels,
     snapshot_vector,
@@ -51,8 +52,9 @@ DOCUMENTS = "documents"
 EMBEDDING_KEY = "warden_embedding"
 # Over-fetch planner knobs (measured in bench/bench_rag.py).
 OVERFETCH_SAFETY = 3.0          # fetch ~3x the candidates the filter's selectivity says we need
-MAX_CANDIDATES = 1200           # beyond this an id-restricted / pre-filtered query is cheaper
+FIRST_CANDIDATES = 300          # a first over-fetch up to this many (cheap: distances only)
 IDS_QUERY_LIMIT = 3000          # id-restricted search when at most this many cycles match
+MAX_CANDIDATES = 1000           # the widest over-fetch before Chroma's pre-filter
 
 
 class StoreError(RuntimeError):
@@ -207,12 +209,13 @@ class FilterIndex:
         return m
 
 
-def cycle_metadata(o: TradeOutcome, sha: str) -> dict[str, Any]:
-    """Only what filters need: display data comes from the outcomes table (keeps ingestion fast)."""
+def cycle_metadata(o: TradeOutcome, sha: str = "") -> dict[str, Any]:
+    """Only what filters need: every metadata key costs ingestion time in Chroma (measured ~2x between 3
+    and 10 keys), so display data and the content hash live in the outcomes table instead."""
     meta: dict[str, Any] = {
         "symbol": o.symbol, "asset": asset_of(o.symbol), "venue": o.venue, "side": o.side.upper(),
         "advisory": o.advisory.action.value if o.advisory else "NONE", "won": bool(o.won),
-        "closed_ts": _ts(o.closed_at), "sha": sha,
+        "closed_ts": _ts(o.closed_at),
     }
     for rc in o.reason_codes:
         meta[RC_PREFIX + str(rc)] = True
@@ -334,6 +337,13 @@ class RagStore:
         for s in range(0, n, step):
             yield slice(s, min(n, s + step))
 
+    def stored_ids(self, col: Any, ids: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        ids = list(ids)
+        for sl in self._batches(len(ids)):
+            out.update(col.get(ids=ids[sl], include=[])["ids"])
+        return out
+
     def stored_shas(self, col: Any, ids: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         ids = list(ids)
@@ -395,6 +405,8 @@ class RagStore:
                                     include=["metadatas", "distances"]))
 
     def _planned(self, col: Any, q: list[np.ndarray], k: int, flt: CycleFilter, total: int) -> list[Hit]:
+        """Cheapest exact plan first: over-fetch by vector and filter in memory; an id-restricted search
+        when few cycles match; a wider over-fetch; Chroma's pre-filter last (it scans SQLite metadata)."""
         idx = self._filter_index()
         if idx is None or idx.n == 0:
             return self._prefiltered(col, q, k, flt)
@@ -404,15 +416,30 @@ class RagStore:
         if complete and n_match == 0:
             self.last_plan = "index-empty"
             return []
+        sel = max(n_match, 1) / idx.n
+        first = min(total, max(4 * k, math.ceil(k / sel * OVERFETCH_SAFETY)))
+        tried = 0
+        if first <= FIRST_CANDIDATES:
+            hits = self._overfetch(col, q, k, flt, idx, mask, first, total)
+            tried = first
+            if hits is not None:
+                return hits
         if complete and n_match <= IDS_QUERY_LIMIT:
             self.last_plan = "ids"
-            ids = [i for i, p in idx.pos.items() if mask[p]] if n_match < idx.n else None
+            ids = [i for i, p in idx.pos.items() if mask[p]]
             return self._fetch_meta(self._hits(col.query(query_embeddings=q, ids=ids, n_results=min(k, n_match),
                                                          include=["distances"])), col)
-        sel = max(n_match, 1) / idx.n
-        n_cand = min(total, max(4 * k, math.ceil(k / sel * OVERFETCH_SAFETY)))
-        if n_cand > MAX_CANDIDATES:
-            return self._prefiltered(col, q, k, flt)
+        wide = min(total, MAX_CANDIDATES)
+        if wide > tried:
+            hits = self._overfetch(col, q, k, flt, idx, mask, wide, total)
+            if hits is not None:
+                return hits
+        return self._prefiltered(col, q, k, flt)
+
+    def _overfetch(self, col: Any, q: list[np.ndarray], k: int, flt: CycleFilter, idx: FilterIndex,
+                   mask: np.ndarray, n_cand: int, total: int) -> list[Hit] | None:
+        """The k nearest passing the filter among the n_cand nearest overall, or None if fewer pass (then
+        a closer match may lie beyond the candidates). Exact whenever it returns (up to HNSW recall)."""
         cand = self._hits(col.query(query_embeddings=q, n_results=n_cand, include=["distances"]))
         unknown = [h.id for h in cand if h.id not in idx.pos]
         extra: dict[str, dict[str, Any]] = {}
@@ -421,7 +448,7 @@ class RagStore:
             extra = {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
         keep = [h for h in cand if (mask[idx.pos[h.id]] if h.id in idx.pos else flt.matches(extra.get(h.id)))][:k]
         if len(keep) < k and n_cand < total:
-            return self._prefiltered(col, q, k, flt)
+            return None
         self.last_plan = f"overfetch-{n_cand}"
         return self._fetch_meta(keep, col)
 
@@ -500,36 +527,36 @@ def ingest_outcomes(store: RagStore, outcomes: Sequence[TradeOutcome], sources: 
     for i, o in enumerate(outcomes):
         if o.trade_cycle_id in latest:
             counts.duplicates += 1
-        latest[o.trade_cycle_id] = (o, content_sha(o.model_dump(mode="json")), sources[i] if sources else "")
+        latest[o.trade_cycle_id] = (o, outcome_sha(o), sources[i] if sources else "")
     if not latest:
         return counts
     col = store.cycles()
     ids = list(latest)
-    in_store = store.stored_shas(col, ids)
+    in_store = store.stored_ids(col, ids)
     in_table = table_shas if table_shas is not None else store.table.shas()
     new_ids, upd_ids, rows = [], [], []
     for cid in ids:
         o, sha, src = latest[cid]
-        store_ok = in_store.get(cid) == sha
         table_ok = in_table.get(cid) == sha
-        if store_ok and table_ok:
+        # the table holds the content hash; the store is written before the table, so a table row with
+        # this hash means the store got this content too (a crash in between leaves the table behind)
+        if table_ok and cid in in_store:
             counts.skipped += 1
             counts.skipped_ids.append(cid)
             continue
-        if not table_ok:
-            rows.append(outcome_row(o, sha, src))
-        if not store_ok:
-            (new_ids if cid not in in_store else upd_ids).append(cid)
         if cid not in in_store and cid not in in_table:
             counts.added += 1
-        elif store_ok or table_ok:       # one side already right: a half-finished earlier run
+        elif table_ok or cid not in in_table:   # one side missing: a half-finished earlier run
             counts.repaired += 1
-        else:                            # known with other content: a corrected outcome
+        else:                                   # known with other content: a corrected outcome
             counts.updated += 1
+        if not table_ok:
+            rows.append(outcome_row(o, sha, src))
+        (upd_ids if cid in in_store else new_ids).append(cid)
     for group, update in ((new_ids, False), (upd_ids, True)):
         if group:
             vecs = np.asarray([outcome_vector(latest[c][0]) for c in group], dtype=np.float32)
-            metas = [cycle_metadata(latest[c][0], latest[c][1]) for c in group]
+            metas = [cycle_metadata(latest[c][0]) for c in group]
             store.write(col, group, vecs, metas, update=update)
     if table_sink is not None:
         table_sink.extend(rows)
@@ -546,7 +573,7 @@ def ingest_snapshots(store: RagStore, snaps: Sequence[HistorySnapshot]) -> Inges
     for s in snaps:
         if s.trade_cycle_id in latest:
             counts.duplicates += 1
-        latest[s.trade_cycle_id] = (s, content_sha(s.model_dump(mode="json")))
+        latest[s.trade_cycle_id] = (s, outcome_sha(s))
     if not latest:
         return counts
     col = store.snapshots()

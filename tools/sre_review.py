@@ -157,8 +157,14 @@ def analyze(fx: Forensics) -> dict[str, Any]:
     # logging gaps and log coverage
     gaps = []
     for name, d in fx.logs.items():
+        lens = [s for _, _, s in d.gaps]
+        # a log written on a schedule (a cron job every 5 minutes) has regular idle periods: only a gap
+        # well beyond its usual one is news
+        usual = float(np.median(lens)) if len(lens) >= 5 else 0.0
         for a, b, s in d.gaps:
-            gaps.append({"source": name, "from": a, "to": b, "minutes": round(s / 60, 1)})
+            if s >= max(2 * usual, 0.0) or usual == 0.0:
+                gaps.append({"source": name, "from": a, "to": b, "minutes": round(s / 60, 1),
+                             "usual_gap_minutes": round(usual / 60, 1) if usual else None})
     out["gaps"] = sorted(gaps, key=lambda g: -g["minutes"])
     coverage = [{"source": n, "first": d.first, "last": d.last, "records": d.records,
                  "bytes": d.stats.get("bytes_read"), "unknown_lines": sum(d.stats.get("unknown", {}).values())}

@@ -28,14 +28,14 @@ from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from trading.brokers.base import (
     AccountSnapshot, BracketRequest, Broker, BrokerUnavailable, SupportsReconnectEvents,
 )
 from trading.contracts import spec_for
 from trading.guards import BrokerSnapshot, GuardConfig, GuardVerdict, evaluate
-from trading.journal import Journal, JournalUnwritable, TradeRecord
+from trading.journal import Journal, JournalUnwritable, OrderRecord, TradeRecord
 from trading.models import Advisory, Fill, IntentKind, Order, OrderIntent, OrderStatus, OrderType, Signal, utcnow
 from trading.order_tracker import OrderTracker, TrackedOrder
 from trading.outcome_resolver import OutcomeResolver
@@ -51,7 +51,6 @@ EPS = 1e-9
 
 class ExecutionResult(BaseModel):
     """What ``submit`` did. ``sent`` is True only when the broker accepted the order(s)."""
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     trade_cycle_id: str
     verdict: GuardVerdict
@@ -316,8 +315,10 @@ class GuardedExecutor:
         stop = i.stop if i.stop is not None else (0.0 if spec.bounded_payoff else None)
         target = i.target if i.target is not None else (1.0 if spec.bounded_payoff else None)
         try:
+            if i.order_type is OrderType.STP:
+                raise ValueError("a bracket entry is MKT or LMT; stop entries are not supported")
             req = BracketRequest(trade_cycle_id=cycle, symbol=i.symbol, side=i.side, qty=i.qty,
-                                 entry_type=i.order_type.value if i.order_type is not OrderType.STP else "MKT",
+                                 entry_type=i.order_type.value,
                                  limit_price=i.price if i.order_type is OrderType.LMT else None,
                                  stop_price=stop, target_price=target)
             bracket = self.broker.place_bracket(req)
@@ -386,11 +387,9 @@ class GuardedExecutor:
         if self.tracker.get(fill.order_id) is None and self.journal is not None:
             rec = self.journal.order(fill.order_id)
             if rec is not None:
-                self.tracker.register(rec.order.model_copy(update={"filled_qty": 0.0, "avg_fill_price": None}),
-                                      rec.role)
-                for f in self.journal.fills(rec.order.trade_cycle_id):
-                    if f.order_id == fill.order_id:
-                        self.tracker.load_fill(f)
+                self._track_from_journal(rec)
+            elif cycle and (trade := self.journal.trade(cycle)) is not None:
+                self._adopt_from_fill(fill, trade)
         new = True
         if self.journal is not None:
             try:
@@ -431,6 +430,27 @@ class GuardedExecutor:
         if cycle:
             self._maybe_close(cycle)
         return True
+
+    def _track_from_journal(self, rec: OrderRecord) -> None:
+        """Follow a journaled order again: its filled quantity is rebuilt from its recorded fills."""
+        self.tracker.register(rec.order.model_copy(update={"filled_qty": 0.0, "avg_fill_price": None}), rec.role)
+        for f in self.journal.fills(rec.order.trade_cycle_id) if self.journal is not None else []:
+            if f.order_id == rec.order.order_id:
+                self.tracker.load_fill(f)
+
+    def _adopt_from_fill(self, fill: Fill, trade: TradeRecord) -> None:
+        """A fill for an order of one of our trades that was never journaled (the process died right after
+        the send): the order is ours, so it is recorded from what the fill says, not treated as foreign."""
+        role = "entry" if fill.side is trade.side else "exit"
+        order = Order(order_id=fill.order_id, trade_cycle_id=trade.trade_cycle_id, symbol=fill.symbol,
+                      side=fill.side, qty=trade.qty if role == "entry" else fill.qty, order_type=OrderType.MKT,
+                      reduce_only=role == "exit", status=OrderStatus.SUBMITTED, created_at=fill.ts,
+                      reason="adopted from its fill after a restart")
+        self.tracker.register(order, role)
+        self._j(trade.trade_cycle_id, self.journal.record_order if self.journal else None, order, role)
+        self.stats["orders_adopted"] += 1
+        log.warning("trade %s: order %s adopted from fill %s (sent before a restart, never journaled)",
+                    trade.trade_cycle_id, fill.order_id, fill.exec_id)
 
     def _on_status(self, order: Order) -> None:
         with self._lock:
@@ -522,21 +542,14 @@ class GuardedExecutor:
             self._need_reconcile = False
             self._exec_since = now - timedelta(minutes=10)   # next timer pass: since then (skew margin)
             rep = ReconcileReport(ts=now, trigger=trigger, broker_positions=positions)
-            for f in sorted(executions, key=lambda f: (f.ts, f.exec_id)):
-                if f.exec_id in self._recorded or self.tracker.seen(f.exec_id):
-                    continue
-                if self.journal is not None and self.journal.has_fill(f.exec_id):
-                    self._recorded.add(f.exec_id)
-                    continue
-                if self._handle_fill(f, "reconcile"):
-                    rep.recovered_fills.append(f.exec_id)
+            # open orders first: adopt those sent for a journal trade but never journaled (killed after send)
             broker_open = {o.order_id: o for o in open_orders}
             for o in open_orders:
                 if self.tracker.get(o.order_id) is not None:
                     continue
                 rec = self.journal.order(o.order_id) if self.journal is not None else None
                 if rec is not None:
-                    self.tracker.register(rec.order, rec.role)
+                    self._track_from_journal(rec)
                     continue
                 if o.trade_cycle_id and self.journal is not None and self.journal.trade(o.trade_cycle_id):
                     role = ("exit" if o.reduce_only and not o.parent_id else
@@ -547,6 +560,15 @@ class GuardedExecutor:
                     rep.adopted_orders.append(o.order_id)
                 else:
                     rep.unknown_broker_orders.append(o.order_id)
+            # then the executions the journal missed (orders are known first, so fills attach to them)
+            for f in sorted(executions, key=lambda f: (f.ts, f.exec_id)):
+                if f.exec_id in self._recorded or self.tracker.seen(f.exec_id):
+                    continue
+                if self.journal is not None and self.journal.has_fill(f.exec_id):
+                    self._recorded.add(f.exec_id)
+                    continue
+                if self._handle_fill(f, "reconcile"):
+                    rep.recovered_fills.append(f.exec_id)
             for t in self.tracker.working():
                 if t.order.order_id not in broker_open:
                     # filled orders were settled by the fills above; anything else ended at the broker
@@ -642,12 +664,15 @@ class GuardedExecutor:
         if self.journal is None:
             return
         self._recorded = self.journal.exec_ids(self.account)
-        cycles = {t.trade_cycle_id for t in self.journal.trades(status=("open", "pending"), account=self.account)}
-        for rec in self.journal.orders(working=True):
-            cycles.add(rec.order.trade_cycle_id)
+        mine = self.journal.trades(account=self.account)
+        cycles = {t.trade_cycle_id for t in mine if t.status in ("open", "pending")}
+        ids = {t.trade_cycle_id for t in mine}
+        for rec in self.journal.orders(working=True):   # e.g. bracket children left working by a crash
+            if rec.order.trade_cycle_id in ids:
+                cycles.add(rec.order.trade_cycle_id)
         for c in cycles:
             for rec in self.journal.orders(c):
                 self.tracker.register(rec.order.model_copy(update={"filled_qty": 0.0, "avg_fill_price": None}),
                                       rec.role)
             for f in self.journal.fills(c):
-                self.tracker.load_fill(f)
+                self.tracker.load_fill(f)     # rebuilds each order's filled quantity from its fills

@@ -48,6 +48,12 @@ class ResolutionSource(Protocol):
     def resolve(self, market_slug: str) -> Winner | None: ...
 
 
+def source_name(src: object) -> str:
+    """What the outcome records as its source: the source's ``name``, else ``api`` for an adapter's
+    source (anything that is not the candle fallback)."""
+    return str(getattr(src, "name", "") or "api")
+
+
 _SLUG = re.compile(r"^(?P<asset>[a-z0-9]+)-updown-(?P<n>\d+)(?P<unit>[mh])-(?P<start>\d{9,11})$")
 
 
@@ -177,19 +183,24 @@ class OutcomeResolver:
         used = ""
         errors = []
         for src in self.sources:
+            name = source_name(src)
             try:
                 winner = src.resolve(trade.market_slug)
             except Exception as exc:  # a source failing is a counted failure, and the next source is tried
-                errors.append(f"{src.name}: {type(exc).__name__}: {exc}")
-                self._fail(tid, src.name, f"{type(exc).__name__}: {exc}")
+                errors.append(f"{name}: {type(exc).__name__}: {exc}")
+                self._fail(tid, name, f"{type(exc).__name__}: {exc}")
                 continue
             if winner is not None:
-                used = src.name
+                if winner not in ("Up", "Down"):
+                    self._fail(tid, name, f"answered {winner!r}, expected Up or Down")
+                    winner = None
+                    continue
+                used = name
                 break
         if winner is None:
             overdue = trade.resolve_by is None or now > trade.resolve_by + self.grace
             msg = "; ".join(errors) or f"no source could resolve {trade.market_slug} " \
-                                       f"(tried {', '.join(s.name for s in self.sources) or 'none'})"
+                                       f"(tried {', '.join(source_name(s) for s in self.sources) or 'none'})"
             if overdue and not errors:
                 self._fail(tid, "resolver", msg)
             elif not errors:

@@ -79,6 +79,8 @@ class RiskLedger:
             if code in (None, ReasonCode.DRAWDOWN_HALT.value):
                 self._halted = False
                 self._halt_reason = ""
+            if code in (None, ReasonCode.LOSS_STREAK.value):
+                self._streak = 0          # an operator's clearance ends a loss streak
             if code is None:
                 self._active.clear()
             else:

@@ -31,7 +31,7 @@ from trading.candles import Bar
 from trading.executor import ExecutionResult, GuardedExecutor
 from trading.journal import Journal, JournalError, JournalUnwritable
 from trading.learning_hooks import LearningHooks
-from trading.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Signal, new_cycle_id, utcnow
+from trading.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Side, Signal, new_cycle_id, utcnow
 from trading.outcome_resolver import CandleResolutionSource, OutcomeResolver, ResolutionSource
 from trading.reason_codes import ReasonCode
 from trading.risk_ledger import RiskLedger
@@ -53,6 +53,14 @@ class AdvisorContext:
 
 
 Advisor = Callable[[Signal, AdvisorContext], Advisory]
+
+
+@dataclass(frozen=True, slots=True)
+class _Untracked:
+    """A live position the journal cannot describe (the journal is down): enough to exit it."""
+    side: Side
+    qty: float
+    trade_cycle_id: str
 
 
 def rule_advisor(signal: Signal, ctx: AdvisorContext) -> Advisory:
@@ -212,9 +220,16 @@ class TradingSession:
 
     def _believed_position(self) -> tuple[float, Any]:
         trade = self.executor.open_trade(self.symbol)
-        if trade is None:
-            return 0.0, None
-        return trade.side.sign * trade.qty, trade
+        if trade is not None:
+            return trade.side.sign * trade.qty, trade
+        if self.executor.journal is None:
+            # no journal (unwritable at start): entries are halted, but a live position must still be
+            # exitable, so the loop believes the broker
+            live = self.executor.snapshot((self.symbol,)).position(self.symbol)
+            if live:
+                side = Side.BUY if live > 0 else Side.SELL
+                return live, _Untracked(side=side, qty=abs(live), trade_cycle_id=f"untracked-{self.symbol}")
+        return 0.0, None
 
     def _on_signal(self, bar: Bar) -> ExecutionResult | None:
         believed, trade = self._believed_position()
@@ -476,6 +491,10 @@ def open_session(settings: Settings, broker: Broker, *, symbol: str, data_dir: P
     src_fn = getattr(broker, "resolution_source", None)
     if callable(src_fn):
         sources.append(src_fn())
+    elif getattr(broker, "name", "") == "polymarket" and getattr(broker, "data", None) is not None:
+        from trading.brokers.polymarket_data import PolymarketResolutionSource   # the market's own answer first
+
+        sources.append(PolymarketResolutionSource(broker.data))
     asset = (candle_asset or symbol).upper()
     sources.append(CandleResolutionSource(
         lambda a: holder["s"].history if "s" in holder and a.upper() == asset else None))

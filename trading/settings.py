@@ -31,6 +31,8 @@ class GuardConfig(_Section):
     block_on_advisory_conflict: bool = True
     max_drawdown_pct: float = Field(30.0, gt=0, lt=100)
     max_consecutive_losses: int = Field(4, ge=1)
+    loss_streak_pause_s: float = Field(
+        3600.0, ge=0, description="entries pause this long after the last loss of a streak; 0 = until cleared")
     max_unresolved_outcomes: int = Field(3, ge=0)
     outcome_grace_s: float = Field(900.0, ge=0, description="time after resolve_by before an outcome is late")
     cooldown_after_loss_s: float = Field(0.0, ge=0)

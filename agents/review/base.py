@@ -344,6 +344,7 @@ def run_team(ctx: ReviewContext, team: str, prompt: str, gather: Gather, policy:
             log.exception("review team %s: plots failed", team)
             errors.append(f"plots failed: {type(exc).__name__}: {exc}")
     ev = jsonable(ev_raw, ctx.zone)
+    used = getattr(ctx.reasoner, "name", "offline")
     try:
         rep = ctx.reasoner.reason(team, prompt, ev, TeamReport, policy)
     except (LLMUnavailable, Exception) as exc:  # the reasoner failed: the documented policy answers instead
@@ -351,14 +352,19 @@ def run_team(ctx: ReviewContext, team: str, prompt: str, gather: Gather, policy:
                   getattr(ctx.reasoner, "name", "?"), exc)
         errors.append(f"reasoner {getattr(ctx.reasoner, 'name', '?')} failed: {exc}; offline policy used")
         rep = policy(ev)
-    # tool-owned fields: never the reasoner's
+        used = f"offline (fallback: {used} failed)"
+    # tool-owned fields: never the reasoner's. A reasoner cannot approve its own change either: every
+    # recommendation starts pending (the validator approves those that need no approval).
+    recs = [Recommendation.model_validate({**r.model_dump(), "status": "pending_approval", "approved_by": ""})
+            for r in rep.recommendations]
     rep = rep.model_copy(update={
+        "recommendations": recs,
         "team": team, "title": f"{TEAM_TITLES[team]} Team Report",
         "root_causes": [RootCause.model_validate(d) for d in ev.get("detections", [])],
         "metrics": ev.get("metrics", {}), "tables": ev.get("tables", {}),
         "could_not_run": [NotRun.model_validate(n) for n in ev.get("not_run", [])],
         "artifacts": artifacts, "errors": list(rep.errors) + errors,
-        "reasoner": getattr(ctx.reasoner, "name", "offline")})
+        "reasoner": used})
     flags = grounding_flags(rep, _texts(rep), ev)
     flags += [f"seam: {x}" for x in rep.ungrounded_numbers if not any(x in f for f in flags)]
     rep = rep.model_copy(update={"grounding_flags": flags})

@@ -64,7 +64,7 @@ def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
     a = ctx.cached("econ", lambda: analyze(ctx))
     ev = base_evidence(ctx, TEAM)
     nr = [n.model_dump() for n in not_run(fx, ("market regime", "entry prices against", "candles for"))]
-    if not a["per_asset"]:
+    if not a["per_asset"] and not any(n["lacking"] == "candles" for n in nr):
         nr.append(NotRun(analysis="volatility, regime and anomaly analysis", lacking="candles (or quotes in the log)")
                   .model_dump())
     first, last = fx.span
@@ -87,9 +87,10 @@ def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
                      "incident_return_pct": i["return_pct"] if i else None,
                      "anomalies": len(r["anomalies"]), "outliers_replaced": r["outliers_replaced"]})
         for x in r["anomalies"]:
-            at = datetime.fromisoformat(x["at"]).timestamp()
-            anomalies.append({"asset": asset, **x, "during_trading": bool(t0 and t0 <= at <= t1)})
-        changes += [{"asset": asset, **c} for c in r["regime_changes"]]
+            at = datetime.fromisoformat(x["at"])
+            anomalies.append({"asset": asset, **x, "at": at,
+                              "during_trading": bool(t0 and t0 <= at.timestamp() <= t1)})
+        changes += [{"asset": asset, **c, "at": datetime.fromisoformat(c["at"])} for c in r["regime_changes"]]
     m["assets_with_regime_change"] = sum(1 for r in rows if r["regime_change"])
     m["anomalies"] = len(anomalies)
     m["anomalies_during_trading"] = sum(1 for x in anomalies if x["during_trading"])

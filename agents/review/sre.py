@@ -95,7 +95,7 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
              else "Nothing in the bundle shows a monitoring gap.", "hypothesis")
     peaks = ", ".join(f"{k} {v['max']}" for k, v in hot.items())
     summary = (f"{m['restarts']} restart(s) ({m['unclean_restarts']} unclean), {m.get('error_lines', 0)} ERROR lines, "
-               f"largest logging gap {m['max_log_gap_minutes']} minutes" + (f"; resource peaks: {peaks}" if hot else "")
+               f"largest unusual logging gap {m['max_log_gap_minutes']} minutes" + (f"; resource peaks: {peaks}" if hot else "")
                + ".")
     b.conclusions.append(summary)
     if rs:

@@ -228,12 +228,16 @@ def run(teams: Sequence[TeamReport], reasoner: Reasoner, zone: str, kind: str) -
         log.error("synthesis: reasoner failed (%s); using the offline policy", exc)
         errors.append(f"reasoner failed: {exc}")
         fr = policy(ev)
+        fallback = True
+    else:
+        fallback = False
     # tool-owned: root causes, metrics, the change list's types and approvals come from the teams' tools
     fr = fr.model_copy(update={"root_causes": [RootCause.model_validate(d) for d in ev["root_causes"]],
                                "metrics": dict(ev["metrics"]),
                                "changes": [Recommendation.model_validate(d) for d in ev["changes"]],
                                "could_not_run": [NotRun.model_validate(d) for d in ev["could_not_run"]],
-                               "reasoner": getattr(reasoner, "name", "offline")})
+                               "reasoner": (f"offline (fallback: {getattr(reasoner, 'name', '?')} failed)" if fallback
+                                            else getattr(reasoner, "name", "offline"))})
     flags = grounding_flags(fr, _texts(fr), ev) + errors
     return fr.model_copy(update={"grounding_flags": flags})
 

@@ -276,7 +276,8 @@ class IBBroker:
     def executions(self, since: datetime | None = None) -> list[Fill]:
         # a fresh request proves the link is alive and pulls today's executions of earlier sessions
         self._blocking("execution read", self._ib.reqExecutions)
-        fills = [self._to_fill(f, with_commission=True) for f in self._ib.fills()]
+        fills = [self._to_fill(f, with_commission=True) for f in self._ib.fills()
+                 if not self.account_id or f.execution.acctNumber in ("", self.account_id)]
         if since is not None:
             fills = [f for f in fills if f.ts >= since]
         return sorted(fills, key=lambda f: (f.ts, f.exec_id))
@@ -320,6 +321,8 @@ class IBBroker:
         # round toward the entry: the worst case never exceeds what the guard measured
         stop = _round_to_tick(req.stop_price, tick, up=long)
         target = _round_to_tick(req.target_price, tick, up=not long)
+        if entry_ref is not None:   # never a worse entry than asked
+            entry_ref = _round_to_tick(entry_ref, tick, up=not long)
         action = req.side.value
         try:
             if req.entry_type == "LMT":
@@ -367,7 +370,8 @@ class IBBroker:
         elif order_type == "LMT":
             if limit_price is None:
                 raise ValueError("a LMT exit needs limit_price")
-            order = ibapi.LimitOrder(side.value, qty, limit_price)
+            tick = spec_for(symbol).tick   # never a worse price than asked
+            order = ibapi.LimitOrder(side.value, qty, _round_to_tick(limit_price, tick, up=side is Side.SELL))
         else:
             raise ValueError(f"order_type must be MKT or LMT, got {order_type!r}")
         order.orderRef = trade_cycle_id

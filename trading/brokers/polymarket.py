@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -57,12 +57,19 @@ from trading.brokers.base import (
     BrokerUnavailable,
     ReduceOnlyViolation,
 )
-from trading.brokers.polymarket_data import GAMMA_HOST, GammaMarket, PolymarketData, token_id_str
+from trading.brokers.polymarket_data import (
+    GAMMA_HOST,
+    GammaMarket,
+    PolymarketData,
+    PolymarketResolutionSource,
+    token_id_str,
+)
 from trading.models import Fill, Order, OrderStatus, OrderType, Position, Side
 from trading.settings import BrokerConfig
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 EPS = 1e-9
 USDC_DECIMALS = 1_000_000
 _TERMINAL = {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED}
@@ -297,6 +304,10 @@ class PolymarketBroker:
             t["token_id"] = token_id_str(t["token_id"])
         return m
 
+    def resolution_source(self) -> PolymarketResolutionSource:
+        """Who won a window, for the outcome resolver (failures raise: the resolver counts them)."""
+        return PolymarketResolutionSource(self.data, raise_errors=True)
+
     def market_by_slug(self, slug: str) -> GammaMarket | None:
         """The gamma market (outcomes, token ids, closed flag) for a slug like btc-updown-15m-1767200400."""
         return self.data.market_by_slug(slug)
@@ -351,13 +362,13 @@ class PolymarketBroker:
 
     def open_orders(self) -> list[Order]:
         rows = self._call("open order read", self._need_l2().get_open_orders)
-        return [self._order_from_api(r) for r in rows]
+        return [self._parsed("open order", r, self._order_from_api) for r in rows]
 
     def order(self, order_id: str) -> Order:
         raw = self._call("order read", self._need_l2().get_order, order_id)
         if not isinstance(raw, dict) or not raw.get("id"):
             raise BrokerUnavailable(f"Polymarket order {order_id}: unexpected answer")
-        return self._order_from_api(raw)
+        return self._parsed("order", raw, self._order_from_api)
 
     def account(self) -> AccountSnapshot:
         raw = self._call("balance read", self._need_l2().get_balance_allowance,
@@ -374,7 +385,7 @@ class PolymarketBroker:
         trades = self._call("trade read", self._need_l2().get_trades, params)
         fills: dict[str, Fill] = {}
         for t in trades:
-            for f in self._fills_from_trade(t):
+            for f in self._parsed("trade", t, self._fills_from_trade):
                 if since is None or f.ts >= since:
                     fills.setdefault(f.exec_id, f)
         return sorted(fills.values(), key=lambda f: (f.ts, f.exec_id))
@@ -587,6 +598,17 @@ class PolymarketBroker:
                 log.exception("%s callback failed for %s", what, ident)
 
     # ------------------------------------------------------------------ mapping
+    def _parsed(self, what: str, row: Any, fn: Callable[[Any], T]) -> T:
+        """Map one API row; a row not in the documented shape makes the whole read unavailable
+        (skipping it could hide a fill), logged with the row's id and counted."""
+        try:
+            return fn(row)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            rid = row.get("id") if isinstance(row, dict) else None
+            self.errors[f"{what} not understood"] += 1
+            log.error("Polymarket %s %s not understood: %s: %s", what, rid, exc.__class__.__name__, exc)
+            raise BrokerUnavailable(f"Polymarket {what} {rid} not understood: {exc.__class__.__name__}") from None
+
     def _order_from_api(self, r: dict[str, Any]) -> Order:
         oid = str(r["id"])
         size = float(r.get("original_size") or r.get("size") or 0)

@@ -223,24 +223,33 @@ class PolymarketResolutionSource:
     """``resolve(slug) -> "Up" | "Down" | None`` for the outcome resolver.
 
     Order of evidence: the market must be closed; then the CLOB's per-token ``winner`` flag; then
-    gamma's final prices when decisive (one outcome >= 0.99, the rest <= 0.01). Anything else, and
-    any failure to ask, is ``None`` (unresolved or unavailable), logged with the slug and counted.
+    gamma's final prices when decisive (one outcome >= 0.99, the rest <= 0.01). Anything else is
+    ``None`` (not resolved yet). A failure to ask (HTTP error, timeout, unknown slug) is logged with
+    the slug and counted; it is ``None`` too, or raised with ``raise_errors=True`` (the outcome
+    resolver's convention: a raising source is a counted failure and the next source is tried).
     """
 
-    def __init__(self, data: PolymarketData) -> None:
+    name = "polymarket"
+
+    def __init__(self, data: PolymarketData, raise_errors: bool = False) -> None:
         self.data = data
+        self.raise_errors = raise_errors
         self.errors: Counter[str] = Counter()
 
     def resolve(self, market_slug: str) -> str | None:
         try:
             market = self.data.market_by_slug(market_slug)
-            if market is None:
-                self.errors["unknown market"] += 1
-                log.warning("resolution: market %s not found on gamma", market_slug)
-                return None
         except BrokerUnavailable as exc:
             self.errors["unavailable"] += 1
             log.warning("resolution of %s unavailable: %s", market_slug, exc)
+            if self.raise_errors:
+                raise
+            return None
+        if market is None:
+            self.errors["unknown market"] += 1
+            log.warning("resolution: market %s not found on gamma", market_slug)
+            if self.raise_errors:
+                raise LookupError(f"gamma has no market {market_slug}")
             return None
         if not market.closed:
             return None

@@ -42,7 +42,7 @@ def _entry_checks(intent: OrderIntent, snapshot: BrokerSnapshot, risk: RiskState
                   codes: list[ReasonCode], evidence: dict) -> None:
     as_entry = intent.model_copy(update={"kind": IntentKind.ENTRY, "qty": opening_qty})
     price = intent.price if intent.price is not None else snapshot.marks.get(intent.symbol)
-    _run("halts", lambda: check_halts(risk, cfg), codes, evidence)
+    _run("halts", lambda: check_halts(risk, cfg, now), codes, evidence)
     _run("pace", lambda: check_pace(risk, cfg, now), codes, evidence)
     _run("advisory", lambda: check_advisory(as_entry, advisory, cfg, now), codes, evidence)
     _run("protection", lambda: check_entry_protection(as_entry, price, cfg.max_loss_per_trade), codes, evidence)

@@ -4,13 +4,28 @@ None of these ever blocks a reduce-only exit.
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from trading.guards.inputs import RiskState
 from trading.guards.verdict import CheckResult
 from trading.reason_codes import ReasonCode
 from trading.settings import GuardConfig
 
 
-def check_halts(state: RiskState, cfg: GuardConfig) -> CheckResult:
+def _streak_blocks(state: RiskState, cfg: GuardConfig, now: datetime | None) -> bool:
+    """A streak at the limit pauses entries for ``loss_streak_pause_s`` after the last loss.
+
+    Without the pause a streak could never end (no entries, so no win to reset it); with pause 0 it
+    lasts until an operator clears it (``warden risk clear-halt`` resets the streak).
+    """
+    if state.consecutive_losses < cfg.max_consecutive_losses:
+        return False
+    if cfg.loss_streak_pause_s == 0 or now is None or state.last_loss_at is None:
+        return True
+    return now < state.last_loss_at + timedelta(seconds=cfg.loss_streak_pause_s)
+
+
+def check_halts(state: RiskState, cfg: GuardConfig, now: datetime | None = None) -> CheckResult:
     res = CheckResult()
     dd = state.drawdown_pct
     res.evidence.update(equity=state.equity, peak_equity=state.peak_equity,
@@ -23,8 +38,9 @@ def check_halts(state: RiskState, cfg: GuardConfig) -> CheckResult:
     if state.equity is None:
         # no equity means no drawdown check: fail closed for entries
         res.add(ReasonCode.EQUITY_UNKNOWN)
-    if state.consecutive_losses >= cfg.max_consecutive_losses:
-        res.add(ReasonCode.LOSS_STREAK, max_consecutive_losses=cfg.max_consecutive_losses)
+    if _streak_blocks(state, cfg, now):
+        res.add(ReasonCode.LOSS_STREAK, max_consecutive_losses=cfg.max_consecutive_losses,
+                loss_streak_pause_s=cfg.loss_streak_pause_s)
     if state.unresolved_outcomes > cfg.max_unresolved_outcomes:
         res.add(ReasonCode.OUTCOME_UNRESOLVED, max_unresolved_outcomes=cfg.max_unresolved_outcomes)
     for code in state.active_halts:

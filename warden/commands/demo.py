@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from warden.commands.review import ApproveChoice, Progress, summary_doc
+from warden.commands.review import ApproveChoice, Progress, ReviewFailed, summary_doc
 from warden.options import DEFAULT_DATA_DIR, LLM, DataDir, Json, LLMChoice
 
 
@@ -35,9 +35,12 @@ def demo(
                "es": (write_es_bundle, "seed 000: ES, exit order opened a naked long")}
     for name, (writer, what) in bundles.items():
         b = writer(out / "bundles" / name)
-        with Progress(name, rich=False if json_out else None) as prog:
-            res = run_review(b, out / "reviews" / name, data_dir=data_dir, llm=llm.value, approve=approve.value,
-                             decide=None, progress=prog)
+        try:
+            with Progress(name, rich=False if json_out else None) as prog:
+                res = run_review(b, out / "reviews" / name, data_dir=data_dir, llm=llm.value, approve=approve.value,
+                                 decide=None, progress=prog)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ReviewFailed(f"demo review of the {name} bundle failed: {type(exc).__name__}: {exc}") from None
         results[name] = (res, what, b)
     total = time.perf_counter() - t0
     if json_out:
@@ -54,13 +57,14 @@ def demo(
         con.print(f"\n[bold]{name}[/] ({what})", highlight=False)
         con.print(f"  bundle: {b}", highlight=False)
         con.print(f"  {m.get('trades')} trades, {m.get('outcomes_recorded')} outcomes recorded, net PnL "
-                  f"{m.get('net_pnl')}, max drawdown {dd}", highlight=False)
-        con.print("  root causes: " + ", ".join(rc.code.value for rc in res.final.root_causes), highlight=False)
+                  f"{m.get('net_pnl')}, max drawdown {dd}", highlight=False, soft_wrap=True)
+        con.print("  root causes: " + ", ".join(rc.code.value for rc in res.final.root_causes), highlight=False,
+                  soft_wrap=True)
         con.print(f"  report: {res.out / 'INCIDENT_ANALYSIS_FINAL.md'}", highlight=False)
     for name, (res, _, _) in results.items():
         if res.pending:
             con.print(f"{name}: {len(res.pending)} change(s) pending approval: warden review --resume {res.run_id} "
-                      f"--approve all|none --data-dir {data_dir}", highlight=False)
+                      f"--approve all|none --data-dir {data_dir}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

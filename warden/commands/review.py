@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Mapping
@@ -16,6 +17,12 @@ from warden.options import DEFAULT_DATA_DIR, LLM, DataDir, Json, LLMChoice, can_
 
 TEAM_ORDER = ("forensics", "econophysics", "ml_strategy", "risk", "software", "strategy", "sre", "synthesis",
               "report", "approvals")
+
+
+class ReviewFailed(UserError):
+    """The review itself broke (not the user's input): one line here, the traceback in the log."""
+
+    exit_code = 1
 
 
 class ApproveChoice(StrEnum):
@@ -112,20 +119,23 @@ def print_summary(res: Any, data_dir: Path) -> None:
 
     con = Console()
     fr = res.final
-    con.print(f"[bold]review {res.run_id}[/]: {res.status}; outputs in {res.out}", highlight=False)
+    con.print(f"[bold]review {res.run_id}[/]: {res.status}; outputs in {res.out}", highlight=False, soft_wrap=True)
     if fr is not None:
         codes = ", ".join(rc.code.value for rc in fr.root_causes) or "none established"
-        con.print(f"root causes: {codes}", highlight=False)
+        con.print(f"root causes: {codes}", highlight=False, soft_wrap=True)
         m = fr.metrics
+        dd = (f"{m['max_drawdown_pct']}%" if m.get("max_drawdown_pct") is not None else
+              f"{m.get('max_drawdown_usd')} USD (no account balance)")
+        halt = m.get("halt_should_have_fired_at") or "n/a"
         con.print(f"trades {m.get('trades')}, outcomes recorded {m.get('outcomes_recorded')}, reconstructed "
-                  f"{m.get('outcomes_reconstructed')}, net PnL {m.get('net_pnl')}, max drawdown "
-                  f"{m.get('max_drawdown_pct')}%, halt should have fired at {m.get('halt_should_have_fired_at')}",
-                  highlight=False)
+                  f"{m.get('outcomes_reconstructed')}, net PnL {m.get('net_pnl')}, max drawdown {dd}, halt should "
+                  f"have fired at {halt}", highlight=False, soft_wrap=True)
         for n in fr.could_not_run:
-            con.print(f"could not run: {n.analysis} (no {n.lacking})", highlight=False)
+            con.print(f"could not run: {n.analysis}, for lack of {n.lacking}", highlight=False, soft_wrap=True)
     if res.pending:
         con.print(f"{len(res.pending)} change(s) pending approval: "
-                  f"warden review --resume {res.run_id} --approve all|none --data-dir {data_dir}", highlight=False)
+                  f"warden review --resume {res.run_id} --approve all|none --data-dir {data_dir}", highlight=False,
+                  soft_wrap=True)
 
 
 def review(
@@ -145,8 +155,18 @@ def review(
     json_out: Json = False,
 ) -> None:
     """Review an incident bundle with the seven teams and write the final report."""
-    from graphs.incident import RunNotFound, resume_review, run_review
     from tools.bundle import BundleError, load_bundle
+
+    if resume is None:
+        if bundle is None:
+            raise UserError("give a bundle folder (or --resume RUN_ID)")
+        if out is None:
+            raise UserError("--out DIR is required: where the report goes")
+        try:
+            load_bundle(bundle)          # fail fast, before the heavy imports, with one clear line
+        except BundleError as exc:
+            raise UserError(str(exc)) from None
+    from graphs.incident import ReviewSetupError, RunNotFound, resume_review, run_review
 
     decide = ask_terminal if (approve is None and can_prompt() and not json_out) else None
     try:
@@ -157,19 +177,19 @@ def review(
                 res = resume_review(resume, data_dir=data_dir, approve=approve.value if approve else None,
                                     decide=decide, progress=prog)
         else:
-            if bundle is None:
-                raise UserError("give a bundle folder (or --resume RUN_ID)")
-            if out is None:
-                raise UserError("--out DIR is required: where the report goes")
-            load_bundle(bundle)          # fail fast with one clear line on a bad bundle
+            assert bundle is not None and out is not None
             with Progress(bundle.name, rich=False if json_out else None) as prog:
                 res = run_review(bundle, out, data_dir=data_dir, llm=llm.value,
                                  approve=approve.value if approve else None, decide=decide, progress=prog,
                                  api=resolve_api)
-    except BundleError as exc:
+    except (BundleError, ReviewSetupError) as exc:
         raise UserError(str(exc)) from None
     except RunNotFound as exc:
         raise UserError(f"no stored review run {exc.args[0]!r} under {data_dir} (see {data_dir}/review)") from None
+    except (OSError, ValueError, RuntimeError) as exc:
+        logging.getLogger(__name__).exception("review failed")
+        raise ReviewFailed(f"review failed: {type(exc).__name__}: {exc} (resumable: warden review --resume RUN_ID "
+                           f"after fixing the cause; runs are under {data_dir}/review)") from None
     if json_out:
         print(json.dumps(summary_doc(res), indent=2, default=str))
     else:

@@ -146,7 +146,8 @@ def run(
             except Exception:  # already gone; nothing left to protect
                 pass
     ex = session.executor
-    failed = bool(problems) or ex.stats["journal_failures"] > 0 or ex.stats["reconcile_mismatches"] > 0
+    failed = bool(problems) or any(ex.stats[k] > 0 for k in
+                                   ("journal_failures", "reconcile_mismatches", "unknown_fills"))
     if json_out:
         print(json.dumps(summary.model_dump(mode="json"), indent=2))
     else:
