@@ -14,8 +14,9 @@ Printed: p50 / p99 / mean per cycle for
   graph      the LangGraph StateGraph without a checkpointer,
   sqlite     the graph with the default SQLite checkpointer (durability "exit"),
   sqlite-sync the same, checkpointing after every node,
-and the ratios graph/direct and sqlite/direct, plus the memory lookup alone. Each variant runs in a
-fresh, identical environment in this process, so the ratios compare like with like.
+and the ratios graph/direct and sqlite/direct, the process CPU time per cycle (what a cycle costs,
+whatever else the shared machine runs), p50 by cycle kind, and the memory lookup alone. Each variant
+runs in a fresh, identical environment in this process, so the ratios compare like with like.
 """
 from __future__ import annotations
 
@@ -102,23 +103,27 @@ class Env:
                                clock=lambda: now)
 
     def next_signal(self, k: int) -> tuple[Signal, dict[str, Any]]:
+        sig, extra, _ = self.next_case(k)
+        return sig, extra
+
+    def next_case(self, k: int) -> tuple[Signal, dict[str, Any], str]:
         now = self.session.clock()
         px = self.bars[-1].close
         trade = self.ex.open_trade(SYM)
         kind = k % 5
         if kind == 0 and trade is None:        # good entry: sent as a bracket
             return Signal(symbol=SYM, side=Side.BUY, label="BREAKOUT_BUY", confidence=0.7, price=px,
-                          stop=px - 6.0, target=px + 12.0, ts=now), {}
+                          stop=px - 6.0, target=px + 12.0, ts=now), {}, "entry sent"
         if kind in (0, 1) and trade is not None:   # exit of the open trade: reduce-only
             return Signal(symbol=SYM, side=trade.side.opposite, label="EXIT", confidence=0.5, price=px,
-                          ts=now), {"believed_position": trade.side.sign * trade.qty}
+                          ts=now), {"believed_position": trade.side.sign * trade.qty}, "exit sent"
         if kind == 2:                          # marginal entry: WAIT, blocked
             return Signal(symbol=SYM, side=Side.SELL, label="SCALP_SELL", confidence=0.3, price=px,
-                          stop=px + 5.0, target=px - 10.0, ts=now), {"believed_position": 0.0}
+                          stop=px + 5.0, target=px - 10.0, ts=now), {"believed_position": 0.0}, "entry WAIT"
         if kind == 3:                          # seed 000: stale short belief, live flat, no levels
             return Signal(symbol=SYM, side=Side.BUY, label="SCALP_BUY", confidence=0.36, price=px, ts=now), \
-                {"believed_position": -1.0, "intent_kind": "exit"}
-        return Signal(symbol=SYM, side=None, label="HOLD", confidence=0.0, ts=now), {}
+                {"believed_position": -1.0, "intent_kind": "exit"}, "seed-000 exit"
+        return Signal(symbol=SYM, side=None, label="HOLD", confidence=0.0, ts=now), {}, "hold"
 
 
 class _RT:
@@ -139,21 +144,26 @@ def run_direct(env: Env, sig: Signal, extra: dict[str, Any]) -> None:
             state["errors"] = state["errors"] + errs
 
 
-def measure(label: str, store: Any, cycles: int, runner: Any) -> list[float]:
+def measure(label: str, store: Any, cycles: int,
+            runner: Any) -> tuple[list[float], dict[str, list[float]], list[float]]:
     with tempfile.TemporaryDirectory(prefix=f"bench-adv-{label}-") as d:
         env = Env(Path(d), store)
         times: list[float] = []
+        cpu: list[float] = []
+        kinds: dict[str, list[float]] = {}
         for k in range(cycles):
             env.step()
-            sig, extra = env.next_signal(k)
-            t = time.perf_counter()
+            sig, extra, kind = env.next_case(k)
+            c, t = time.process_time(), time.perf_counter()
             runner(env, sig, extra)
             times.append((time.perf_counter() - t) * 1000)
+            cpu.append((time.process_time() - c) * 1000)
+            kinds.setdefault(kind, []).append(times[-1])
         stats = env.ex.stats
         print(f"  {label:<12} entries sent {stats['entries_sent']}, exits sent {stats['exits_sent']}, "
               f"blocked {stats['blocked']}, closed {stats['trades_closed']}, "
               f"recorded {env.recorder.stats['recorded']}")
-        return times
+        return times, kinds, cpu
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -196,9 +206,10 @@ def main() -> None:
         return run
 
     print(f"{a.cycles} cycles per variant, nodes {' -> '.join(NODES)}, offline reasoner")
-    results = {"direct": measure("direct", store, a.cycles, run_direct)}
+    results, by_kind, cpus = {}, {}, {}
+    results["direct"], by_kind["direct"], cpus["direct"] = measure("direct", store, a.cycles, run_direct)
     for name, g in graphs.items():
-        results[name] = measure(name, store, a.cycles, via(g))
+        results[name], by_kind[name], cpus[name] = measure(name, store, a.cycles, via(g))
         g.close()
     base = results["direct"]
     print(f"\n{'variant':<12} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} "
@@ -206,6 +217,14 @@ def main() -> None:
     for name, xs in results.items():
         print(f"{name:<12} {pct(xs, 50):8.2f} {pct(xs, 99):8.2f} {statistics.fmean(xs):8.2f} "
               f"{pct(xs, 50) / pct(base, 50):15.2f} {statistics.fmean(xs) / statistics.fmean(base):16.2f}")
+    # CPU time of this process: what a cycle costs us, whatever else the machine is running
+    print(f"\n{'CPU time':<12} {'mean ms':>8} {'x direct':>9}")
+    for name, xs in cpus.items():
+        print(f"{name:<12} {statistics.fmean(xs):8.2f} {statistics.fmean(xs) / statistics.fmean(cpus['direct']):9.2f}")
+    print(f"\np50 ms by cycle kind   {'direct':>8} {'graph':>8} {'sqlite':>8} {'sqlite/direct':>14}")
+    for kind in by_kind["direct"]:
+        d, g, sq = (pct(by_kind[v][kind], 50) for v in ("direct", "graph", "sqlite"))
+        print(f"  {kind:<20} {d:8.2f} {g:8.2f} {sq:8.2f} {sq / d:14.2f}")
     print("\ngoal: p99 < 20 ms per cycle (sqlite), graph overhead < 2x")
 
 

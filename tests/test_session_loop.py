@@ -364,3 +364,35 @@ def test_make_broker_builds_paper_and_says_clearly_when_an_adapter_is_missing(mo
         return
     ib = make_broker("ib", s)                     # built, not connected (no Gateway here)
     assert type(ib).__name__ == "IBBroker"
+
+
+# -- a SELL view on the asset buys the Down share; venue errors skip the entry, never stop the loop ---------
+
+class DownVenue(ShareVenue):
+    def market_for(self, signal, now):  # noqa: ANN001, ANN201
+        if signal.side is Side.BUY:
+            from trading.brokers.base import BrokerUnavailable
+
+            raise BrokerUnavailable("gamma timed out")
+        return {"symbol": TOKEN, "price": 0.42, "stop": 0.0, "target": 1.0, "side": Side.BUY,
+                "market_slug": f"btc-updown-15m-{int(WSTART.timestamp())}", "outcome_label": "Down",
+                "resolve_by": WSTART + timedelta(minutes=15)}
+
+
+def test_sell_signal_buys_down_share_and_venue_errors_are_counted(tmp_path: Path) -> None:
+    t0 = WSTART - timedelta(minutes=5)
+    bars_ = [Bar(t0 + timedelta(minutes=i), 100.0, 100.1, 99.9, 100.0, 1) for i in range(12)]
+
+    def two(bars, ctx):  # noqa: ANN001, ANN202
+        side = {3: Side.BUY, 5: Side.SELL, 7: Side.BUY}.get(len(bars))
+        return Signal(symbol="BTC", side=side, confidence=0.8, price=100.0, ts=ctx.now) if side else None
+
+    def agree(signal, ctx):  # noqa: ANN001, ANN202
+        return Advisory(action=AdvisoryAction.BUY, confidence=0.8, ts=ctx.now, source="test")
+
+    venue = DownVenue(commission_per_contract=0.0)
+    session, _ = open_session(Settings(data_dir=tmp_path), venue, symbol="BTC", signals=two, advisor=agree, qty=10)
+    summary = session.run(bars_)
+    assert session.counts["venue_errors"] == 2 and summary.errors == {"venue_errors": 2}
+    [trade] = Journal(session.files.journal).trades()
+    assert trade.side == "BUY" and trade.outcome_label == "Down"     # bought, never shorted

@@ -86,17 +86,21 @@ class EventRule:
     const: dict[str, Any] = field(default_factory=dict)
     # per capturing group, in group order: (name or None if unnamed, cast or None for str, None-able)
     plan: tuple[tuple[str | None, Callable[[str], Any] | None, bool], ...] = ()
+    # the named groups that need work (a cast or the "None" check), in group order: what ``cast`` runs
+    conv: tuple[tuple[str, Callable[[str], Any] | None, bool], ...] = ()
 
     def cast(self, m: re.Match[str]) -> dict[str, Any]:
         """Typed fields of a match; raises ValueError when a value does not cast."""
-        out: dict[str, Any] = {}
-        for (key, fn, nullable), raw in zip(self.plan, m.groups()):
-            if key is None:
+        # groupdict: every named group in group order, None when it did not take part
+        out: dict[str, Any] = m.groupdict()
+        for key, fn, nullable in self.conv:
+            raw = out[key]
+            if raw is None:
                 continue
-            if raw is None or (nullable and raw == "None"):
+            if nullable and raw == "None":
                 out[key] = None
-            else:
-                out[key] = raw if fn is None else fn(raw)
+            elif fn is not None:
+                out[key] = fn(raw)
         if self.const:
             out.update(self.const)
         return out
@@ -185,8 +189,9 @@ def _parse_rules(doc: dict[str, Any], path: str) -> LogRules:
             kind = types.get(names.get(gi, ""), "str")
             base = kind.rstrip("?")
             plan.append((names.get(gi), None if base == "str" else _CASTS[base], kind.endswith("?")))
+        conv = tuple((k, fn, nullable) for k, fn, nullable in plan if k is not None and (fn or nullable))
         rules.append(EventRule(
-            name=str(ev["name"]), regex=rx, source=src, anchor=anchor, noise=noise, plan=tuple(plan),
+            name=str(ev["name"]), regex=rx, source=src, anchor=anchor, noise=noise, plan=tuple(plan), conv=conv,
             logger=_compile(str(ev["logger"]), where + " logger", path) if "logger" in ev else None,
             levels=frozenset(str(x) for x in ev.get("levels", [])), types=types,
             const=dict(ev.get("const", {}))))

@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from trading.brokers.base import Broker
+from trading.brokers.base import Broker, BrokerUnavailable
 from trading.brokers.paper import PaperBroker
 from trading.candles import Bar
 from trading.executor import ExecutionResult, GuardedExecutor
@@ -170,7 +170,8 @@ class TradingSession:
         self.now: datetime | None = None
         self.interval: timedelta | None = None
         self.cycles: list[str] = []             # entries sent by this session
-        self.counts: dict[str, int] = {"signals": 0, "signal_errors": 0, "advisor_errors": 0, "ignored": 0}
+        self.counts: dict[str, int] = {"signals": 0, "signal_errors": 0, "advisor_errors": 0, "ignored": 0,
+                                        "venue_errors": 0}
         self._equity_peak: float | None = None
         self._start_equity: float | None = None
         self._end_equity: float | None = None
@@ -247,6 +248,9 @@ class TradingSession:
         self.counts["signals"] += 1
         if trade is None:
             kind, cycle = IntentKind.ENTRY, new_cycle_id()
+        elif getattr(trade, "market_slug", None):
+            self.counts["ignored"] += 1          # a binary window's share is held to its resolution
+            return None
         elif sig.side is not trade.side:
             kind, cycle = IntentKind.EXIT, trade.trade_cycle_id
             if any(t.role == "exit" for t in self.executor.tracker.working(cycle)):
@@ -269,20 +273,27 @@ class TradingSession:
         self.events.emit(EventType.ADVISORY, cycle, list(advisory.reason_codes), action=advisory.action.value,
                          confidence=advisory.confidence, source=advisory.source, rationale=advisory.rationale)
         qty = trade.qty if kind is IntentKind.EXIT else self.qty
-        symbol, price, stop, target = self.symbol, bar.close, sig.stop, sig.target
+        symbol, price, stop, target, side = self.symbol, bar.close, sig.stop, sig.target, sig.side
         market: dict[str, Any] = {}
         market_for = getattr(self.broker, "market_for", None)
         if kind is IntentKind.ENTRY and callable(market_for):
             # venues that trade a derived instrument (a Polymarket window's share for a BTC signal) map it here
-            m = market_for(sig, self.now)
+            try:
+                m = market_for(sig, self.now)
+            except BrokerUnavailable as exc:     # the venue could not answer: skip this entry, keep running
+                self.counts["venue_errors"] += 1
+                log.error("no market for trade %s: %s", cycle, exc)
+                self.events.emit(EventType.ERROR, cycle, [], stage="market_for", error=str(exc))
+                return None
             if not m:
                 self.counts["ignored"] += 1
                 self.events.emit(EventType.SIGNAL, cycle, [], note="no tradable market for this signal")
                 return None
             symbol, price = m.get("symbol", symbol), m.get("price", price)
             stop, target = m.get("stop", stop), m.get("target", target)
+            side = m.get("side", side)           # a SELL view on the asset is a BUY of the Down share
             market = {k: m[k] for k in ("market_slug", "outcome_label", "resolve_by") if m.get(k) is not None}
-        intent = OrderIntent(kind=kind, side=sig.side, qty=qty, symbol=symbol, price=price,
+        intent = OrderIntent(kind=kind, side=side, qty=qty, symbol=symbol, price=price,
                              stop=stop if kind is IntentKind.ENTRY else None,
                              target=target if kind is IntentKind.ENTRY else None,
                              reduce_only=kind is IntentKind.EXIT, trade_cycle_id=cycle,

@@ -107,13 +107,17 @@ class FakePolymarket:
     # ---------------------------------------------------------------- set-up helpers
     def add_updown_market(self, slug: str, condition_id: str, up_token: str, down_token: str, *,
                           up_price: float = 0.5, closed: bool = False, final: tuple[str, str] | None = None,
-                          winner: str | None = None, uma_status: str | None = None) -> None:
+                          winner: str | None = None, uma_status: str | None = None,
+                          start: int | None = None, window_s: int = 900) -> None:
+        """``start`` (unix seconds) dates the window: eventStartTime = start, endDate = start + window_s."""
         prices = final or (f"{up_price:g}", f"{1 - up_price:g}")
+        iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))  # noqa: E731
         self.gamma[slug] = {
             "id": str(1_000_000 + len(self.gamma)), "question": f"Up or Down {slug}", "conditionId": condition_id,
             "slug": slug, "outcomes": json.dumps(["Up", "Down"]), "outcomePrices": json.dumps(list(prices)),
             "clobTokenIds": json.dumps([up_token, down_token]), "active": not closed, "closed": closed,
-            "endDate": "2025-12-31T17:15:00Z", "eventStartTime": "2025-12-31T17:00:00Z",
+            "endDate": "2025-12-31T17:15:00Z" if start is None else iso(start + window_s),
+            "eventStartTime": "2025-12-31T17:00:00Z" if start is None else iso(start),
             "orderPriceMinTickSize": self.tick, "orderMinSize": self.min_order_size, "negRisk": False,
             "umaResolutionStatuses": "[]", **({"umaResolutionStatus": uma_status} if uma_status else {}),
         }

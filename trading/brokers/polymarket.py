@@ -64,7 +64,7 @@ from trading.brokers.polymarket_data import (
     PolymarketResolutionSource,
     token_id_str,
 )
-from trading.models import Fill, Order, OrderStatus, OrderType, Position, Side
+from trading.models import Fill, Order, OrderStatus, OrderType, Position, Side, Signal
 from trading.settings import BrokerConfig
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,9 @@ ENV_API_SECRET = ("POLYMARKET_API_SECRET", "POLYMARKET_SECRET")
 ENV_API_PASSPHRASE = ("POLYMARKET_API_PASSPHRASE", "POLYMARKET_PASSPHRASE")
 ENV_FUNDER = "POLYMARKET_FUNDER"
 ENV_SIGNATURE_TYPE = "POLYMARKET_SIGNATURE_TYPE"
+
+UPDOWN_WINDOW_S = 900                     # the 15-minute up/down windows: slug <asset>-updown-15m-<start>
+_QUOTES = ("USDT", "USDC", "USD")         # BTCUSDT, BTC-USD -> btc
 
 
 class PolymarketCredentials(BaseModel):
@@ -311,6 +314,99 @@ class PolymarketBroker:
     def market_by_slug(self, slug: str) -> GammaMarket | None:
         """The gamma market (outcomes, token ids, closed flag) for a slug like btc-updown-15m-1767200400."""
         return self.data.market_by_slug(slug)
+
+    # ------------------------------------------------------------------ signal -> share (the session loop)
+    min_window_left_s: float = 60.0       # an entry needs at least this long before the window closes
+    max_entry_ask: float = 0.99           # at or above this a share can gain at most a cent: not worth buying
+
+    def market_for(self, signal: Signal, now: datetime, *,
+                   min_window_left_s: float | None = None) -> dict[str, Any] | None:
+        """The share an ENTRY signal on an underlying (BTC, ETH, SOL, XRP; BTCUSDT / BTC-USD accepted)
+        buys: Up for BUY, Down for SELL (there is no short), in the 15-minute window containing ``now``.
+
+        ``None`` (logged at INFO with the reason) when the market is missing, closed or not accepting
+        orders, there is no ask, the ask is >= ``max_entry_ask``, or fewer than ``min_window_left_s``
+        seconds remain. A failure to ask the venue raises ``BrokerUnavailable``.
+        """
+        if signal.side is None:
+            return None
+        if now.tzinfo is None:            # a local-time "now" would pick another window: refuse
+            raise ValueError(f"market_for needs an aware datetime, got naive {now.isoformat()}")
+        asset = _updown_asset(signal.symbol)
+        if asset is None:
+            log.info("no Polymarket up/down market for signal symbol %r", signal.symbol)
+            return None
+        stamp = int(now.timestamp())
+        start = stamp - stamp % UPDOWN_WINDOW_S
+        slug = f"{asset}-updown-15m-{start}"
+        end = datetime.fromtimestamp(start + UPDOWN_WINDOW_S, UTC)
+        left = (end - now).total_seconds()
+        need = self.min_window_left_s if min_window_left_s is None else min_window_left_s
+        if left < need:                   # checked first: no request for a window we would not trade
+            log.info("%s: %.0f s left in the window (< %.0f s): no entry", slug, left, need)
+            return None
+        outcome = "Up" if signal.side is Side.BUY else "Down"
+
+        m = self.market_by_slug(slug)
+        if m is None:
+            log.info("%s: no such market on gamma", slug)
+            return None
+        if m.closed or not m.active:
+            log.info("%s: market not open (closed=%s, active=%s)", slug, m.closed, m.active)
+            return None
+        if m.end_date and not _same_time(m.end_date, end):
+            # the slug is not the window we computed: trading it would bet on another period
+            log.warning("%s: gamma says the market ends %s, not %s: no entry", slug, m.end_date, end.isoformat())
+            return None
+        try:
+            token = m.token_for(outcome)
+        except KeyError as exc:
+            log.info("%s: %s", slug, exc.args[0])
+            return None
+        if not m.condition_id:
+            log.info("%s: gamma gives no condition id: no entry", slug)
+            return None
+        clob = self.market(m.condition_id)          # the CLOB is the authority on accepting orders
+        if clob.get("closed") or not clob.get("accepting_orders"):
+            log.info("%s: CLOB not accepting orders (closed=%s, accepting_orders=%s)", slug,
+                     clob.get("closed"), clob.get("accepting_orders"))
+            return None
+        clob_tokens = {t.get("token_id") for t in clob.get("tokens") or [] if str(t.get("outcome")) == outcome}
+        if clob_tokens and token not in clob_tokens:
+            log.warning("%s: gamma's %s token %s is not the CLOB's %s: no entry", slug, outcome, token,
+                        sorted(clob_tokens))
+            return None
+        ask = self._ask_or_none(token)
+        if ask is None or ask <= 0:
+            log.info("%s: no ask for %s (token %s): no entry", slug, outcome, token)
+            return None
+        if ask >= self.max_entry_ask:
+            log.info("%s: %s ask %.4g >= %.2f: no entry", slug, outcome, ask, self.max_entry_ask)
+            return None
+        return {"symbol": token, "price": ask, "stop": 0.0, "target": 1.0, "market_slug": slug,
+                "outcome_label": outcome, "resolve_by": end, "condition_id": m.condition_id,
+                # the share is always BOUGHT, whatever the signal's direction
+                "side": Side.BUY}
+
+    def _ask_or_none(self, token_id: str) -> float | None:
+        """Best ask, or None when the CLOB says nobody offers (404 "No orderbook exists")."""
+        tid = token_id_str(token_id)
+
+        def read() -> Any:
+            try:
+                return self.client.get_price(tid, "SELL")
+            except PolyApiException as exc:
+                if exc.status_code == 404:
+                    return None
+                raise
+
+        raw = self._call("price read", read)
+        if raw is None:
+            return None
+        try:
+            return float(raw["price"])
+        except (TypeError, KeyError, ValueError):
+            raise BrokerUnavailable(f"Polymarket price for {tid}: unexpected answer {raw!r}") from None
 
     def order_book(self, token_id: str) -> OrderBook:
         tid = token_id_str(token_id)
@@ -649,6 +745,25 @@ class PolymarketBroker:
                             commission=_fee(mo.get("fee_rate_bps"), price, size),
                             trade_cycle_id=self._cycles.get(oid)))
         return out
+
+
+def _same_time(iso: str, want: datetime, tolerance_s: float = 60.0) -> bool:
+    try:
+        return abs((_ts(iso) - want).total_seconds()) <= tolerance_s
+    except ValueError:
+        return False
+
+
+def _updown_asset(symbol: str) -> str | None:
+    """The slug prefix of an underlying: BTC, btc, BTCUSDT, BTC-USD, BINANCE:BTCUSDT -> "btc"."""
+    s = symbol.strip().upper().rsplit(":", 1)[-1]
+    for sep in ("-", "/", "_"):
+        s = s.split(sep, 1)[0]
+    for quote in _QUOTES:
+        if s.endswith(quote) and len(s) > len(quote):
+            s = s[: -len(quote)]
+            break
+    return s.lower() if s.isalnum() and s.isascii() else None
 
 
 def _detail(exc: PolyApiException) -> str:
