@@ -167,6 +167,9 @@ def risk(state: AdvisoryState, runtime: Runtime[AdvisoryContext]) -> dict[str, A
     sig, now = _signal(state), _now(state, ctx)
     if sig is None or sig.side is None or state.get("intent_kind") in (None, "none"):
         return {"intent": None, "verdict": None, "explanation": "no order this cycle"}
+    if not ctx.preview:
+        return {"intent": None, "verdict": None,
+                "explanation": "judged by the guards when the session sends the order it maps for the venue"}
     intent = _intent(state, sig, now)
     snap = BrokerSnapshot.model_validate(state["snapshot"])
     if ctx.executor is not None:
@@ -365,7 +368,8 @@ class GraphCycleRunner:
       and returns the executor's ``ExecutionResult`` (or None when nothing was submitted): the call
       signature of the session's per-cycle step.
     - ``runner.advisor(signal, actx)`` is the same graph for the session's existing ``advisor`` plug-in
-      point: the execute node defers to the session, which submits through the same executor.
+      point: the execute node defers to the session, which submits through the same executor (and, for
+      a venue that maps signals to its own instruments, judges the mapped order: no risk preview then).
     ``actx`` is ``trading.session.AdvisorContext`` (symbol, now, bars, position, intent_kind, trade_cycle_id).
     """
 
@@ -410,7 +414,10 @@ class GraphCycleRunner:
             reasoner=self.reasoner, guards=ex.guards, executor=ex if execute else None,
             snapshot=lambda s: ex.snapshot((s,)), risk_state=ex.ledger.state, bars=lambda s: bars,
             similar=self.similar, recorder=self.recorder, events=ex.events, clock=lambda: actx.now,
-            emit_events=execute, on_execution=box.append)
+            emit_events=execute, on_execution=box.append,
+            # a venue that maps the signal to another instrument (a Polymarket share for a BTC view)
+            # is judged only on the mapped order, which the session builds after the advice
+            preview=execute or not callable(getattr(ex.broker, "market_for", None)))
 
     def _run(self, signal: Signal, actx: Any, execute: bool) -> tuple[GuardedDecision, Any]:
         box: list[Any] = []
@@ -505,8 +512,11 @@ class LiveDisplay:
         pnl = f"{equity - self.start_equity:+,.2f}" if known else "?"
         pos = d.features.get("live_position")
         adv = f"{d.action} {d.advisory.confidence:.2f}" if d.advisory else "-"
-        verdict = ("SENT " if d.executed else "ALLOW " if d.allowed else "BLOCK ") + \
-            (",".join(c.value for c in d.reason_codes) or "-")
+        if d.intent is None:
+            verdict = "advice only" if d.advisory and d.advisory.action is not AdvisoryAction.WAIT else "-"
+        else:
+            verdict = ("SENT " if d.executed else "ALLOW " if d.allowed else "BLOCK ") + \
+                (",".join(c.value for c in d.reason_codes) or "-")
         when = d.advisory.ts.strftime("%Y-%m-%d %H:%M") if d.advisory else ""
         self.rows = (self.rows + [(when, d.trade_cycle_id[:8], adv, verdict, str(pos), pnl)])[-self.max_rows:]
         if self._live is not None:

@@ -67,6 +67,7 @@ class AdvisoryContext:
     events: EventLog | None = None
     clock: Callable[[], datetime] = utcnow
     emit_events: bool = True                              # False when the caller already logs signal/advice
+    preview: bool = True                                  # False: the caller judges a mapped order itself
     on_execution: Callable[[Any], None] | None = None     # receives the executor's ExecutionResult
 
 

@@ -360,6 +360,19 @@ def test_session_with_graph_advisor_trades_and_records(tmp_path: Path) -> None:
     assert sorted(o.trade_cycle_id for o in ingested) == sorted(session.cycles)
 
 
+def test_advisor_mode_skips_the_preview_for_venues_that_map_instruments(env: Env) -> None:
+    runner = GraphCycleRunner(env.ex, OfflineReasoner(), checkpointer="memory")
+    actx = AdvisorContext(symbol=SYM, now=env.now, bars=env.bars, position=0.0, intent_kind="entry",
+                          trade_cycle_id="c-map")
+    adv = runner.advisor(_signal(env), actx)
+    assert adv.action is AdvisoryAction.BUY and runner.last is not None and runner.last.intent is not None
+    env.broker.market_for = lambda sig, now: {"symbol": SYM}      # a venue that maps the instrument
+    adv = runner.advisor(_signal(env), actx)
+    assert adv.action is AdvisoryAction.BUY and runner.last.intent is None and not runner.last.executed
+    assert "when the session sends" in runner.last.explanation and env.broker.open_orders() == []
+    runner.close()
+
+
 def test_live_display_renders_cycles(env: Env, ag: AdvisoryGraph) -> None:
     from rich.console import Console
 

@@ -67,10 +67,12 @@ FILTERS = {
 }
 
 
-@pytest.mark.parametrize("plan", ["ids", "overfetch", "wide", "prefilter"])
+@pytest.mark.parametrize("plan", ["local", "ids", "overfetch", "wide", "prefilter"])
 @pytest.mark.parametrize("name", list(FILTERS))
 def test_filtered_search_matches_brute_force(built, name: str, plan: str, monkeypatch: pytest.MonkeyPatch) -> None:
     store, outs, vecs = built
+    if plan != "local":                      # the Chroma-side planner, without the local exact index
+        monkeypatch.setattr(store, "local_index", False)
     if plan == "ids":
         monkeypatch.setattr(rs, "FIRST_CANDIDATES", 0)
     if plan in ("overfetch", "wide"):
@@ -87,15 +89,18 @@ def test_filtered_search_matches_brute_force(built, name: str, plan: str, monkey
         want = _brute(outs, vecs, q, flt, 5)
         assert [round(h.distance, 4) for h in hits] == [round(x, 4) for x in want], (name, plan, store.last_plan)
         assert all(flt.matches(h.metadata) for h in hits)
-        expect = {"ids": ("ids", "overfetch-300", "index-empty"), "overfetch": ("overfetch", "prefilter", "index-empty"),
+        expect = {"local": ("local-exact",), "ids": ("ids", "overfetch-300", "index-empty"), "overfetch": ("overfetch", "prefilter", "index-empty"),
                   "wide": ("overfetch-40", "prefilter", "index-empty"), "prefilter": ("prefilter",)}[plan]
         assert store.last_plan.startswith(expect), (plan, store.last_plan)
 
 
-def test_unfiltered_search_finds_itself(built) -> None:
+def test_unfiltered_search_finds_itself(built, monkeypatch: pytest.MonkeyPatch) -> None:
     store, outs, vecs = built
     hits = store.query_cycles(vecs[9], 3)
-    assert hits[0].id == outs[9].trade_cycle_id and hits[0].distance < 1e-5
+    assert hits[0].id == outs[9].trade_cycle_id and hits[0].distance < 1e-5 and store.last_plan == "local-exact"
+    monkeypatch.setattr(store, "local_index", False)
+    ann = store.query_cycles(vecs[9], 3)
+    assert store.last_plan == "ann" and [h.id for h in ann] == [h.id for h in hits]
     assert store.similar_to_outcome(outs[9], 3)[0].id != outs[9].trade_cycle_id
 
 
@@ -138,6 +143,11 @@ def test_cycles_written_by_someone_else_are_still_found(tmp_path: Path) -> None:
     outs = [o for o, _ in generate(60, seed=8)]
     store = RagStore.open(tmp_path)
     ingest_outcomes(store, outs[:50])
+    # complete: the local exact index answers, and stale metadata in it never lets a wrong cycle through
+    first = outs[1]
+    store.cycles().update(ids=[first.trade_cycle_id], metadatas=[{"venue": "elsewhere"}])
+    hits = store.query_cycles(outcome_vector(first), 3, CycleFilter(venue=first.venue))
+    assert store.last_plan == "prefilter" and first.trade_cycle_id not in [h.id for h in hits]
     late = outs[50:]
     col = store.cycles()
     store.write(col, [o.trade_cycle_id for o in late], [outcome_vector(o) for o in late],

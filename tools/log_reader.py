@@ -3,10 +3,14 @@
 Speed comes from doing the per-line work in C. Each chunk (a few MB cut at a line end) is scanned
 by ONE compiled bytes regex that steps from newline to newline and, in a negative lookahead,
 recognises noise lines (heartbeats, quotes: most of a real log) by the header plus the noise
-anchor at the start of the message. Only the other lines come back to Python; a line holding none
-of the rules' anchors is counted by (logger, level) without decoding; the rest is decoded and
-classified exactly like a per-line reader would. Noise lines are counted from the newline gaps
-between visited lines and never become Python objects.
+anchor at the start of the message. Only the other lines come back to Python, with ts, logger and
+level already split off. Noise lines are counted from the newline gaps between visited lines and
+never become Python objects. For a plain line (ASCII, no "\\r": the bytes split is then exactly the
+str header's), the first bytes of the message pick the only rules whose regex's literal prefix can
+start it: none means an unknown line, counted by (logger, level) without decoding; otherwise those
+rules are tried in file order on the decoded message. Anything unusual (a cast error, a bad
+timestamp, no match, a line that is not plain) goes the general per-line way, which decides
+exactly as a per-line reader would.
 
 Semantics (the per-line contract, see tools/log_rules/mytrader.toml):
 - a line matching ``record_start`` starts a record; any other line continues the record above it;
@@ -71,6 +75,54 @@ def _strip_anchors(src: str) -> str:
 def _uncaptured(src: str, keep: frozenset[str] = frozenset()) -> str:
     """The same regex with named groups (but ``keep``) made non-capturing, so it can be combined."""
     return _NAMED_GROUP.sub(lambda m: m.group(0) if m.group(1) in keep else "(?:", src)
+
+
+def _top_level_alternation(src: str) -> bool:
+    """Does ``src`` hold a ``|`` outside any group (``a|b`` splits the whole regex in two)?"""
+    depth, i, n = 0, 0, len(src)
+    while i < n:
+        c = src[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":                                 # skip a class; a ']' first in it is literal
+            j = i + 1
+            j += src[j:j + 1] == "^"
+            j += src[j:j + 1] == "]"
+            while j < n and src[j] != "]":
+                j += 2 if src[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return True
+        i += 1
+    return False
+
+
+def _literal_prefix(src: str) -> str:
+    """Literal text every full match of ``src`` starts with; conservative (may be shorter, or "")."""
+    out: list[str] = []
+    i, n = 0, len(src)
+    while i < n:
+        c = src[i]
+        if c == "\\":
+            nxt = src[i + 1:i + 2]
+            if not nxt or nxt.isalnum() or nxt == "_":   # \d \w \b \1 \x41 ...: not a plain literal
+                break
+            lit, step = nxt, 2
+        elif c in ".^$*+?{}[]()|#" or c.isspace() and c != " ":
+            break
+        else:
+            lit, step = c, 1
+        if src[i + step:i + step + 1] in ("*", "+", "?", "{"):   # quantified: optional or repeated
+            break
+        out.append(lit)
+        i += step
+    return "".join(out) if out and not _top_level_alternation(src) else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,10 +298,14 @@ def detect_format(path: str | Path, candidates: list[str] | None = None) -> LogR
     return scores[0][2]
 
 
+# strptime formats read without strptime (~10 us a call): the exact shape with the field ranges
+# strptime + datetime allow; what the shape lets through, fromisoformat reads the same way and
+# rejects the same days (Feb 30, year 0) - tests/test_log_reader.py checks this against strptime.
+_DATE_TIME = (r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01]) (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d")
 _FAST_TS: dict[str, re.Pattern[str]] = {
-    "%Y-%m-%d %H:%M:%S,%f": re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{1,6}", re.ASCII),
-    "%Y-%m-%d %H:%M:%S.%f": re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{1,6}", re.ASCII),
-    "%Y-%m-%d %H:%M:%S": re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", re.ASCII),
+    "%Y-%m-%d %H:%M:%S,%f": re.compile(_DATE_TIME + r",\d{1,6}", re.ASCII),
+    "%Y-%m-%d %H:%M:%S.%f": re.compile(_DATE_TIME + r"\.\d{1,6}", re.ASCII),
+    "%Y-%m-%d %H:%M:%S": re.compile(_DATE_TIME, re.ASCII),
 }
 _SKIP = object()   # pending marker: the record above exists but is not yielded (unknown or noise)
 
@@ -271,17 +327,14 @@ class LogReader:
         self.include_noise = include_noise
         self.chunk_size = max(int(chunk_size), 1)
         self.stats = ReadStats(format=rules.name)
-        # strptime costs ~10 us; the common ISO-like formats are parsed by hand (same results)
-        self._fast_ts = _FAST_TS.get(rules.timestamp_format)
-        self._fast_sep = rules.timestamp_format[17:18] if rules.timestamp_format.endswith("%f") else ""
-        self._ts_cache: dict[str, datetime] = {}
+        self._ts_shape = _FAST_TS.get(rules.timestamp_format)   # None: strptime
         noise = rules.noise_events
         prefix = rules.header_prefix
         self._skip_noise = bool(noise) and not include_noise
         self._noise_split: re.Pattern[bytes] | None = None
-        # A record line comes back with its logger and level already split off (groups "logger",
-        # "level", then the message as group "rest"); any other line comes back whole in "rest".
-        head = _uncaptured(rules.header_source, frozenset({"logger", "level"}))
+        # A record line comes back with its ts, logger and level already split off (groups "ts",
+        # "logger", "level", then the message as group "rest"); any other line comes back whole in "rest".
+        head = _uncaptured(rules.header_source, frozenset({"ts", "logger", "level"}))
         if self._skip_noise:
             # atomic prefix: the same header split the str regex picks, never re-split to force a match
             alts = "|".join(re.escape(r.anchor or "") for r in noise)
@@ -309,6 +362,26 @@ class LogReader:
         anchors = [r.anchor for r in rules.events]
         self._any_anchor = (re.compile("|".join(re.escape(a) for a in anchors).encode())
                             if anchors and all(anchors) else None)
+        # Dispatch by literal prefix. A rule can only match a message that starts with its regex's
+        # literal prefix, so the first K bytes of a message (K: the shortest prefix) name the only
+        # rules, in file order, that could match it. This replaces the anchor search and the
+        # candidate list for lines that are plain ASCII without "\r" (see __iter__); a message
+        # whose first K bytes name no rule is an unknown line. Off when a rule has no prefix.
+        prefixes = [_literal_prefix(r.source) for r in others]
+        self._k = min((len(x) for x in prefixes), default=0)
+        self._dispatch: dict[bytes, tuple[tuple[Any, ...], ...]] = {}
+        if others and self._k:
+            table: dict[bytes, list[tuple[Any, ...]]] = {}
+            for r, pre in zip(others, prefixes):
+                # an anchor inside the prefix is implied by it; otherwise it is checked
+                anchor = None if r.anchor is None or r.anchor in pre else r.anchor
+                table.setdefault(pre[:self._k].encode(), []).append((
+                    r.name, anchor, r.levels or None, None if r.logger is None else r.logger.fullmatch,
+                    r.regex.fullmatch, r.cast))
+            self._dispatch = {key: tuple(v) for key, v in table.items()}
+        self._noise_starts = tuple((r.anchor or "").encode() for r in noise)
+        # the scan's head equals the str header's only if no "|" splits the header as a whole
+        self._plain_ok = not _top_level_alternation(rules.header_source)
 
     # -- chunking -------------------------------------------------------------------------------
     def _buffers(self) -> Iterator[tuple[bytearray, int]]:
@@ -345,25 +418,10 @@ class LogReader:
     def _parse_ts(self, text: str) -> datetime | None:
         """The line's naive timestamp, or None where strptime would refuse it."""
         try:
-            if self._fast_ts is None:
+            if self._ts_shape is None:
                 return datetime.strptime(text, self.rules.timestamp_format)
-            # hand parse of the ISO-like formats; the whole-second part is cached (lines share it)
-            base = self._ts_cache.get(text[:19])
-            if base is None:
-                if self._fast_ts.fullmatch(text) is None:
-                    return None
-                base = datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
-                                int(text[14:16]), int(text[17:19]))
-                if len(self._ts_cache) > 4096:
-                    self._ts_cache.clear()
-                self._ts_cache[text[:19]] = base
-            frac = text[20:]
-            if len(text) == 19:
-                return base if self._fast_sep == "" else None
-            if text[19] != self._fast_sep or not (0 < len(frac) <= 6 and frac.isascii() and frac.isdigit()):
-                return None
-            return base.replace(microsecond=int(frac.ljust(6, "0")))
-        except ValueError:                   # month 13, Feb 30...: the same inputs strptime rejects
+            return None if self._ts_shape.fullmatch(text) is None else datetime.fromisoformat(text)
+        except ValueError:
             return None
 
     def _candidates(self, msg: str) -> list[EventRule]:
@@ -377,12 +435,16 @@ class LogReader:
 
     def _record(self, text: str, line_no: int) -> LogRecord | None:
         """Classify one record line (without its line ending) exactly as the rule file says."""
-        st = self.stats
         h = self.rules.header.fullmatch(text)
         if h is None:
-            st.unknown[("?", "?")] += 1
+            self.stats.unknown[("?", "?")] += 1
             return None
-        logger, level, msg = h.group("logger", "level", "message")
+        logger, level, msg, ts = h.group("logger", "level", "message", "ts")
+        return self._classify(logger, level, msg, ts, line_no)
+
+    def _classify(self, logger: str, level: str, msg: str, ts_text: str, line_no: int) -> LogRecord | None:
+        """Classify a record line split by the header (the general path)."""
+        st = self.stats
         for rule in self._noise_rules:
             # noise is recognised by its anchor at the start of the message (see module doc)
             if not msg.startswith(rule.anchor):  # type: ignore[arg-type]
@@ -399,7 +461,7 @@ class LogReader:
                     m = None
             if m is None:
                 st.field_errors[rule.name] += 1
-            ts = self._parse_ts(h.group("ts"))
+            ts = self._parse_ts(ts_text)
             if ts is None:
                 st.bad_timestamps += 1
                 return None
@@ -417,7 +479,7 @@ class LogReader:
             except ValueError:
                 st.field_errors[rule.name] += 1
                 continue
-            ts = self._parse_ts(h.group("ts"))
+            ts = self._parse_ts(ts_text)
             if ts is None:
                 st.bad_timestamps += 1
                 break
@@ -425,7 +487,7 @@ class LogReader:
             return LogRecord(ts, self.tz, logger, level, rule.name, fields, msg, line_no, self._source)
         st.unknown[(logger, level)] += 1
         if self.include_unknown:
-            ts = self._parse_ts(h.group("ts"))
+            ts = self._parse_ts(ts_text)
             if ts is not None:
                 return LogRecord(ts, self.tz, logger, level, "unknown", {}, msg, line_no, self._source)
         return None
@@ -458,27 +520,41 @@ class LogReader:
         st = self.stats = ReadStats(format=self.rules.name)
         is_start = self._record_start_b.match
         any_anchor = None if self.include_unknown else self._any_anchor
-        record = self._record
+        record, classify, parse_ts = self._record, self._classify, self._parse_ts
         skip_noise = self._skip_noise
         keep = skip_noise and len(self.rules.noise_events) > 1
+        include_unknown = self.include_unknown
+        dispatch = self._dispatch.get if self._dispatch else None
+        k = self._k
+        noise_check = () if skip_noise else self._noise_starts   # skipped noise never gets here
+        plain_ok = self._plain_ok
+        matched, tz, source = st.matched, self.tz, self._source
+        scan = self._scan
+        g_ts, g_logger, g_level, g_rest = (scan.groupindex[x] for x in ("ts", "logger", "level", "rest"))
         pending: Any = None          # None: no record yet; _SKIP; or a LogRecord awaiting its extras
         base = 0                     # lines before the current buffer
         for buf, end in self._buffers():
+            # "Plain" lines (ASCII, no "\r") are split by the bytes scan exactly where the str header
+            # splits them (same regex, one byte per character, atomic head): they reuse that split
+            # and the prefix dispatch. Any other line goes the general per-line way (_record).
+            plain_chunk = plain_ok and buf.isascii() and buf.find(b"\r", 0, end) < 0   # (isascii: past end too)
             prev_end = 0             # where the last visited line ended (the next line's newline)
             cpos, counted = 0, 0     # newlines counted so far: lazily, up to the records we build
             visited = 0
             kept: list[bytes] = []   # visited lines that may hold a noise anchor (to split noise rules)
             unknown_keys: list[tuple[bytes, bytes]] = []
-            for m in self._scan.finditer(buf, 0, end):
-                s = m.start()
+            for m in scan.finditer(buf, 0, end):
+                s, e = m.span()
                 if s != prev_end:                   # noise lines above: they end any pending record
                     if pending is not None and pending is not _SKIP:
                         yield pending
                     pending = _SKIP
-                prev_end = m.end()
+                prev_end = e
                 visited += 1
-                logger, level, rest = m.group("logger", "level", "rest")
+                logger, level, rest = m.group(g_logger, g_level, g_rest)
+                hits: tuple[tuple[Any, ...], ...] = ()
                 if logger is None:
+                    plain = False
                     if keep:
                         kept.append(rest)
                     if not is_start(rest):
@@ -492,21 +568,69 @@ class LogReader:
                             text = rest.decode("utf-8", "replace")
                             pending.extra.append(text[:-1] if text.endswith("\r") else text)
                         continue
-                elif any_anchor is not None and any_anchor.search(buf, s + 1, prev_end) is None:
-                    # no anchor anywhere on the line: no rule can match; count it, never decode it
-                    if pending is not None and pending is not _SKIP:
-                        yield pending
-                    pending = _SKIP
-                    unknown_keys.append((logger, level))
-                    continue
-                elif keep:
-                    kept.append(buf[s + 1:prev_end])
+                else:
+                    plain = plain_ok and (
+                        plain_chunk or (buf[s + 1:e].isascii() and not rest.endswith(b"\r")))
+                    if plain and noise_check and rest.startswith(noise_check):
+                        pass                                # noise, yielded: _classify below
+                    elif plain and dispatch is not None:
+                        found = dispatch(rest[:k])
+                        if found is not None:
+                            hits = found
+                        elif not include_unknown:
+                            # no rule's prefix starts the message: unknown; count it, never decode it
+                            if pending is not None and pending is not _SKIP:
+                                yield pending
+                            pending = _SKIP
+                            unknown_keys.append((logger, level))
+                            if keep:
+                                kept.append(buf[s + 1:e])
+                            continue
+                    elif any_anchor is not None and any_anchor.search(buf, s + 1, e) is None:
+                        # no anchor anywhere on the line: no rule can match; count it, never decode it
+                        if pending is not None and pending is not _SKIP:
+                            yield pending
+                        pending = _SKIP
+                        unknown_keys.append((logger, level))
+                        continue
+                    if keep:
+                        kept.append(buf[s + 1:e])
                 if pending is not None and pending is not _SKIP:
                     yield pending
-                counted += buf.count(b"\n", cpos, s + 1)
-                cpos = s + 1
-                text = buf[s + 1:prev_end].decode("utf-8", "replace")
-                rec = record(text[:-1] if text.endswith("\r") else text, base + counted)
+                if skip_noise:
+                    counted += buf.count(b"\n", cpos, s + 1)
+                    cpos = s + 1
+                    line_no = base + counted
+                else:                               # no line is skipped: the scan visits them all
+                    line_no = base + visited
+                ts_b = m.group(g_ts)
+                if not plain or ts_b is None:
+                    text = buf[s + 1:e].decode("utf-8", "replace")
+                    rec = record(text[:-1] if text.endswith("\r") else text, line_no)
+                    pending = _SKIP if rec is None else rec
+                    continue
+                lg, lv, msg, ts_text = logger.decode(), level.decode(), rest.decode(), ts_b.decode()
+                rec = None
+                # the rules this message's prefix allows, in file order: the first that passes wins;
+                # a cast error, a bad timestamp or no match leave it to _classify (nothing counted yet)
+                for name, anchor, levels, logger_ok, fullmatch, cast in hits:
+                    if ((anchor is not None and anchor not in msg) or (levels is not None and lv not in levels)
+                            or (logger_ok is not None and logger_ok(lg) is None)):
+                        continue
+                    fm = fullmatch(msg)
+                    if fm is None:
+                        continue
+                    try:
+                        fields = cast(fm)
+                    except ValueError:
+                        break
+                    ts = parse_ts(ts_text)
+                    if ts is not None:
+                        matched[name] += 1
+                        rec = LogRecord(ts, tz, lg, lv, name, fields, msg, line_no, source)
+                    break
+                if rec is None:
+                    rec = classify(lg, lv, msg, ts_text, line_no)
                 pending = _SKIP if rec is None else rec
             if prev_end != end:                     # noise lines after the last visited one
                 if pending is not None and pending is not _SKIP:

@@ -13,13 +13,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from tools.situation_vectors import REASON_SLOTS, asset_of, regime_labels
+from tools.situation_vectors import REASON_SLOTS, SITUATION_DIM, SITUATION_VERSION, asset_of, regime_labels
 from trading.atomic import atomic_write_bytes
 from trading.outcome_schema import TradeOutcome
 
 TABLE_RELPATH = Path("tables") / "outcomes.parquet"
+VECTORS_RELPATH = Path("tables") / "situation_vectors.parquet"
+VECTOR_KEY = "_vector"          # a row may carry its situation vector under this key (see OutcomesTable.upsert)
 
 # Column -> pandas dtype. Reason codes are kept twice: a "|"-joined string (for exploding by code) and
 # one boolean column per code (rc_<CODE>) so filters stay plain column comparisons.
@@ -123,11 +128,53 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+class VectorFile:
+    """The situation vector of every row of the table, by ``trade_cycle_id``, in its own Parquet file (so
+    questions never load it). The store uses it as a local exact index for filtered searches; the layout
+    version rides in the file's metadata and a file of another layout is ignored, never mixed."""
+
+    def __init__(self, path: Path, layout: str = f"{SITUATION_VERSION}-{SITUATION_DIM}", dim: int = SITUATION_DIM):
+        self.path = Path(path)
+        self.layout = layout
+        self.dim = dim
+
+    def load(self) -> tuple[list[str], np.ndarray] | None:
+        if not self.path.is_file():
+            return None
+        tab = pq.read_table(self.path)
+        meta = tab.schema.metadata or {}
+        if meta.get(b"warden_layout", b"").decode() != self.layout:
+            return None
+        ids = tab.column("trade_cycle_id").to_pylist()
+        flat = tab.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        return ids, np.asarray(flat, dtype=np.float32).reshape(len(ids), self.dim)
+
+    def upsert(self, vectors: dict[str, Any]) -> None:
+        if not vectors:
+            return
+        cur = self.load()
+        ids, mats = [], []
+        if cur is not None:
+            keep = [i for i, cid in enumerate(cur[0]) if cid not in vectors]
+            ids += [cur[0][i] for i in keep]
+            mats.append(cur[1][keep])
+        ids += list(vectors)
+        mats.append(np.asarray(list(vectors.values()), dtype=np.float32).reshape(len(vectors), self.dim))
+        mat = np.concatenate(mats) if len(mats) > 1 else mats[0]
+        tab = pa.table({"trade_cycle_id": pa.array(ids, pa.string()),
+                        "vector": pa.FixedSizeListArray.from_arrays(pa.array(mat.ravel(), pa.float32()), self.dim)})
+        tab = tab.replace_schema_metadata({"warden_layout": self.layout})
+        buf = io.BytesIO()
+        pq.write_table(tab, buf, compression="zstd")
+        atomic_write_bytes(self.path, buf.getvalue())
+
+
 class OutcomesTable:
     """Parquet-backed table with upsert by ``trade_cycle_id``; writes are atomic (temp + rename)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self.vectors = VectorFile(self.path.with_name(VECTORS_RELPATH.name))
         self._cache: tuple[float, pd.DataFrame] | None = None
 
     @classmethod
@@ -149,9 +196,15 @@ class OutcomesTable:
         return dict(zip(df["trade_cycle_id"].tolist(), df["content_sha"].tolist(), strict=True))
 
     def upsert(self, rows: list[dict[str, Any]]) -> tuple[int, int]:
-        """Insert new ids, replace changed ones; returns (added, updated). Unchanged rows are not rewritten."""
+        """Insert new ids, replace changed ones; returns (added, updated). Unchanged rows are not rewritten.
+
+        Rows may carry their situation vector under ``_vector``: those go to the vector file first, so a
+        table row never exists without its vector (the table is written last)."""
         if not rows:
             return 0, 0
+        vecs = {r["trade_cycle_id"]: r[VECTOR_KEY] for r in rows if r.get(VECTOR_KEY) is not None}
+        rows = [{k: v for k, v in r.items() if k != VECTOR_KEY} for r in rows]
+        self.vectors.upsert(vecs)
         current = self.load()
         known = dict(zip(current["trade_cycle_id"].tolist(), current["content_sha"].tolist(), strict=True))
         latest: dict[str, dict[str, Any]] = {}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +37,7 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 from pydantic import BaseModel, Field
 
-from tools.outcomes_table import RC_PREFIX, OutcomesTable, outcome_row, outcome_sha
+from tools.outcomes_table import RC_PREFIX, VECTOR_KEY, OutcomesTable, outcome_row, outcome_sha
 from tools.situation_vectors import (
     SITUATION_DIM, SITUATION_VERSION, SNAPSHOT_DIM, SNAPSHOT_VERSION, asset_of, outcome_vector, regime_labels,
     snapshot_vector,
@@ -55,6 +56,7 @@ OVERFETCH_SAFETY = 3.0          # fetch ~3x the candidates the filter's selectiv
 FIRST_CANDIDATES = 300          # a first over-fetch up to this many (cheap: distances only)
 IDS_QUERY_LIMIT = 3000          # id-restricted search when at most this many cycles match
 MAX_CANDIDATES = 1000           # the widest over-fetch before Chroma's pre-filter
+COUNT_TTL_S = 2.0               # how long a collection count is trusted (see RagStore._cycle_count)
 
 
 class StoreError(RuntimeError):
@@ -162,12 +164,25 @@ class Hit:
 
 @dataclass(slots=True)
 class FilterIndex:
-    """Columns of the outcomes table as integer codes, to evaluate a CycleFilter on 100k rows in ~1 ms."""
+    """Columns of the outcomes table as integer codes, to evaluate a CycleFilter on 100k rows in ~1 ms,
+    and (when the vector file covers them) the rows' situation vectors for an exact local search."""
     pos: dict[str, int]
     codes: dict[str, tuple[np.ndarray, dict[Any, int]]]
     closed_ts: np.ndarray
     rc: dict[str, np.ndarray]
     n: int = 0
+    ids: list[str] = field(default_factory=list)
+    vecs: np.ndarray | None = None
+    has_vec: np.ndarray | None = None
+
+    def attach_vectors(self, loaded: tuple[list[str], np.ndarray] | None) -> None:
+        if loaded is None:
+            return
+        vids, mat = loaded
+        where = {cid: i for i, cid in enumerate(vids)}
+        rows = np.fromiter((where.get(cid, -1) for cid in self.ids), dtype=np.int64, count=self.n)
+        self.has_vec = rows >= 0
+        self.vecs = mat[np.where(self.has_vec, rows, 0)] if self.n else np.zeros((0, mat.shape[1]), np.float32)
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> FilterIndex:
@@ -182,7 +197,7 @@ class FilterIndex:
         rc = {c[len(RC_PREFIX):]: df[c].to_numpy(dtype=bool) for c in df.columns if c.startswith(RC_PREFIX)}
         ids = df["trade_cycle_id"].tolist()
         return cls(pos={i: p for p, i in enumerate(ids)}, codes=codes, closed_ts=np.asarray(ts, dtype=np.float64),
-                   rc=rc, n=len(ids))
+                   rc=rc, n=len(ids), ids=ids)
 
     def mask(self, f: CycleFilter) -> np.ndarray:
         m = np.ones(self.n, dtype=bool)
@@ -254,14 +269,16 @@ class IngestCounts:
 class RagStore:
     """Three collections behind one client; ``data_dir`` also holds the outcomes table."""
 
-    def __init__(self, client: Any, data_dir: Path, text_embedding: Any = None) -> None:
+    def __init__(self, client: Any, data_dir: Path, text_embedding: Any = None, local_index: bool = True) -> None:
         self.client = client
+        self.local_index = local_index      # exact NumPy search over the table's vectors when complete
         self.data_dir = Path(data_dir)
         self.text_ef = text_embedding or HashingEmbedding()
         self.table = OutcomesTable.in_data_dir(self.data_dir)
         self._cols: dict[str, Any] = {}
         self._index: tuple[int | None, FilterIndex] | None = None
         self.last_plan = ""                 # how the last cycle query ran (for benches and --json)
+        self._count: tuple[int, int | None, float] | None = None
         try:
             self.max_batch = int(client.get_max_batch_size())
         except Exception:  # noqa: BLE001 - older servers: a conservative batch
@@ -356,6 +373,7 @@ class RagStore:
     def write(self, col: Any, ids: list[str], vectors: Any, metas: list[dict[str, Any]],
               docs: list[str] | None = None, update: bool = False) -> None:
         fn = col.upsert if update else col.add
+        self._count = None                  # our own write: recount before trusting the local index
         vecs = np.asarray(vectors, dtype=np.float32)
         for sl in self._batches(len(ids)):
             kw: dict[str, Any] = {"ids": ids[sl], "embeddings": vecs[sl], "metadatas": metas[sl]}
@@ -365,12 +383,14 @@ class RagStore:
 
     # --- cycles: filtered nearest neighbours ------------------------------------------------------------
     def _filter_index(self) -> FilterIndex | None:
-        path = self.table.path
-        mtime = path.stat().st_mtime_ns if path.is_file() else None
+        mtime = self._filter_key()
         if mtime is None:
             return None
         if self._index is None or self._index[0] != mtime:
-            self._index = (mtime, FilterIndex.from_frame(self.table.load()))
+            idx = FilterIndex.from_frame(self.table.load())
+            if self.local_index:
+                idx.attach_vectors(self.table.vectors.load())
+            self._index = (mtime, idx)
         return self._index[1]
 
     def _hits(self, res: Mapping[str, Any]) -> list[Hit]:
@@ -380,24 +400,74 @@ class RagStore:
         docs = (res.get("documents") or [None])[0] or [None] * len(ids)
         return [Hit(i, float(d), dict(m or {}), doc) for i, d, m, doc in zip(ids, dists, metas, docs, strict=False)]
 
+    def _cycle_count(self, col: Any) -> int:
+        """Chroma's count, re-read after our own writes, a table change, or COUNT_TTL_S seconds (another
+        process may be adding cycles: it is at most that long before the local index stops answering)."""
+        key = self._filter_key()
+        now = time.monotonic()
+        if self._count is None or self._count[1] != key or now - self._count[2] > COUNT_TTL_S:
+            self._count = (col.count(), key, now)
+        return self._count[0]
+
+    def _filter_key(self) -> int | None:
+        path = self.table.path
+        return path.stat().st_mtime_ns if path.is_file() else None
+
     def query_cycles(self, vector: Sequence[float], k: int = 5, flt: CycleFilter | None = None) -> list[Hit]:
         """The ``k`` nearest trade cycles passing ``flt``; each hit's metadata is verified against it."""
         col = self.cycles()
-        total = col.count()
+        total = self._cycle_count(col)
         if total == 0 or k <= 0:
             self.last_plan = "empty"
             return []
         q = [np.asarray(vector, dtype=np.float32)]
-        if flt is None or flt.is_empty():
+        flt = flt if flt is not None and not flt.is_empty() else None
+        local = self._local(col, q[0], k, flt, total)
+        if local is not None:
+            hits = local
+        elif flt is None:
             self.last_plan = "ann"
             return self._hits(col.query(query_embeddings=q, n_results=min(k, total),
                                         include=["metadatas", "distances"]))
-        hits = self._planned(col, q, k, flt, total)
+        else:
+            hits = self._planned(col, q, k, flt, total)
+        if flt is None:
+            return hits
         bad = [h.id for h in hits if not flt.matches(h.metadata)]
         if bad:   # stale filter index (another process re-ingested): answer exactly instead
             log.warning("filter index stale for %s; pre-filtering", bad)
             hits = self._prefiltered(col, q, k, flt)
         return hits
+
+    def _local(self, col: Any, q: np.ndarray, k: int, flt: CycleFilter | None, total: int) -> list[Hit] | None:
+        """Exact search over the local vector file when it covers every cycle in the collection (same ids,
+        same count): at 100k cycles a NumPy scan of the filtered rows takes a few ms, where Chroma's
+        metadata pre-filter takes hundreds. None when the local index cannot answer exactly."""
+        if not self.local_index:
+            return None
+        idx = self._filter_index()
+        if idx is None or idx.vecs is None or idx.n != total or not bool(idx.has_vec.all()):
+            return None
+        mask = idx.mask(flt) if flt is not None else None
+        n_sub = idx.n if mask is None else int(mask.sum())
+        self.last_plan = "local-exact"
+        if n_sub == 0:
+            return []
+        kk = min(k, n_sub)
+        if mask is not None and n_sub * 8 < idx.n:      # few rows: gather them (small copy)
+            sub = np.flatnonzero(mask)
+            dist = 1.0 - idx.vecs[sub] @ q
+            top = np.argpartition(dist, kk - 1)[:kk]
+            top = top[np.argsort(dist[top], kind="stable")]
+            pairs = [(int(sub[j]), float(dist[j])) for j in top]
+        else:                                            # many rows: one pass over all, masked (no copy)
+            dist = 1.0 - idx.vecs @ q
+            if mask is not None:
+                dist[~mask] = np.inf
+            top = np.argpartition(dist, kk - 1)[:kk]
+            top = top[np.argsort(dist[top], kind="stable")]
+            pairs = [(int(j), float(dist[j])) for j in top]
+        return self._fetch_meta([Hit(idx.ids[j], d, {}) for j, d in pairs], col)
 
     def _prefiltered(self, col: Any, q: list[np.ndarray], k: int, flt: CycleFilter) -> list[Hit]:
         self.last_plan = "prefilter"
@@ -535,6 +605,7 @@ def ingest_outcomes(store: RagStore, outcomes: Sequence[TradeOutcome], sources: 
     in_store = store.stored_ids(col, ids)
     in_table = table_shas if table_shas is not None else store.table.shas()
     new_ids, upd_ids, rows = [], [], []
+    vectors: dict[str, list[float]] = {}
     for cid in ids:
         o, sha, src = latest[cid]
         table_ok = in_table.get(cid) == sha
@@ -550,12 +621,14 @@ def ingest_outcomes(store: RagStore, outcomes: Sequence[TradeOutcome], sources: 
             counts.repaired += 1
         else:                                   # known with other content: a corrected outcome
             counts.updated += 1
+        vec = outcome_vector(o)
+        vectors[cid] = vec
         if not table_ok:
-            rows.append(outcome_row(o, sha, src))
+            rows.append(outcome_row(o, sha, src) | {VECTOR_KEY: vec})
         (upd_ids if cid in in_store else new_ids).append(cid)
     for group, update in ((new_ids, False), (upd_ids, True)):
         if group:
-            vecs = np.asarray([outcome_vector(latest[c][0]) for c in group], dtype=np.float32)
+            vecs = np.asarray([vectors[c] for c in group], dtype=np.float32)
             metas = [cycle_metadata(latest[c][0]) for c in group]
             store.write(col, group, vecs, metas, update=update)
     if table_sink is not None:

@@ -1,6 +1,7 @@
 """``warden run``: the guarded trading loop over a candle file (paper replay) or a live broker."""
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import sys
@@ -21,9 +22,10 @@ class BrokerChoice(StrEnum):
 
 
 def _load_advisor(spec: str, llm: LLMChoice, settings: Any) -> Any:
-    """``rule`` (default) or ``module:callable`` / an entry point in ``warden.advisors``. A factory that
-    takes a ``reasoner`` keyword gets the reasoner chosen with --llm."""
-    if spec in ("", "rule"):
+    """``graph`` (default: the agents' advisory graph, wired after the session opens), ``rule`` (the
+    session's built-in deterministic advisor) or ``module:callable`` / an entry point in
+    ``warden.advisors``. A factory that takes a ``reasoner`` keyword gets the reasoner chosen with --llm."""
+    if spec in ("", "rule", "graph"):
         return None
     import importlib
     import importlib.metadata
@@ -68,8 +70,8 @@ def run(
         "--signals", help="Signal source: breakout (built-in), module:callable, or a 'warden.signals' "
                           "entry point.")] = "breakout",
     advisor: Annotated[str, typer.Option(
-        "--advisor", help="Advisor: rule (built-in, deterministic), module:callable or a 'warden.advisors' "
-                          "entry point.")] = "rule",
+        "--advisor", help="Advisor: graph (the agents' advisory graph: ingest -> decision -> risk), rule "
+                          "(built-in, deterministic), module:callable or a 'warden.advisors' entry point.")] = "graph",
     candle_symbol: Annotated[str | None, typer.Option(
         "--candle-symbol", help="Rows to use when the file holds several instruments (symbol/pair column).")] = None,
     tz: Annotated[str, typer.Option("--tz", help="Zone of naive candle timestamps.")] = "UTC",
@@ -131,15 +133,28 @@ def run(
         print(f"error: {p}", file=sys.stderr, flush=True)
     if series.dropped:
         err(f"candles: dropped rows {series.dropped}")
+    runner, display = None, None
+    if advisor in ("", "graph"):
+        # every cycle's advice comes from the advisory graph; the session still sends through the guards
+        from graphs.advisory import GraphCycleRunner, LiveDisplay
+
+        if not quiet and not json_out and sys.stderr.isatty():
+            display = LiveDisplay()
+        runner = GraphCycleRunner.for_session(session, settings, llm.value, display=display)
+        session.advisor = runner.advisor
     do_follow = follow if follow is not None else broker is not BrokerChoice.paper
     try:
-        if do_follow:
-            summary = session.follow(lambda: read_candles(candles, symbol=candle_symbol, tz=tz).bars, poll_s=poll)
-        else:
-            summary = session.run(series.bars, flatten_at_end=flatten and broker is BrokerChoice.paper)
+        with display or contextlib.nullcontext():
+            if do_follow:
+                summary = session.follow(lambda: read_candles(candles, symbol=candle_symbol, tz=tz).bars,
+                                         poll_s=poll)
+            else:
+                summary = session.run(series.bars, flatten_at_end=flatten and broker is BrokerChoice.paper)
     except KeyboardInterrupt:
         summary = session.summary()
     finally:
+        if runner is not None:
+            runner.close()        # records trades closed after the last cycle, closes the checkpointer
         if broker is not BrokerChoice.paper:
             try:
                 brk.disconnect()
