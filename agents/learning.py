@@ -520,12 +520,24 @@ def answer_flags(text: str, evidence: Mapping[str, Any]) -> list[str]:
     return ungrounded_numbers(masked, evidence)
 
 
+MODEL_CITED = 50        # ids a model sees; the answer still cites them all (from the tool, not the model)
+
+
+def _for_model(evidence: Mapping[str, Any]) -> dict[str, Any]:
+    """The evidence a model reads: thousands of cited ids would only cost tokens."""
+    ev = dict(evidence)
+    if isinstance(ev.get("result"), Mapping) and len(ev["result"].get("cited", [])) > MODEL_CITED:
+        ev["result"] = dict(ev["result"], cited=list(ev["result"]["cited"][:MODEL_CITED]))
+    return ev
+
+
 def compose(reasoner: Reasoner, evidence: Mapping[str, Any]) -> LearningAnswer:
     """Reason through the seam; a model's answer keeps only what the tools back."""
     offline = answer_policy(evidence)
     offline = offline.model_copy(update={"ungrounded_numbers": answer_flags(offline.text, evidence)})
     try:
-        ans = reasoner.reason(ROLE, PROMPT, evidence, LearningAnswer, answer_policy)
+        seen = evidence if reasoner.name == "offline" else _for_model(evidence)
+        ans = reasoner.reason(ROLE, PROMPT, seen, LearningAnswer, answer_policy)
     except LLMUnavailable as exc:
         log.error("learning agent: reasoner %s unavailable, answering offline: %s", reasoner.name, exc)
         return offline.model_copy(update={"reason_codes": [ReasonCode.LLM_UNAVAILABLE], "reasoner": "offline"})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tracemalloc
 from collections import Counter
 from datetime import datetime
@@ -474,3 +475,150 @@ def test_hand_timestamp_parser_agrees_with_strptime(parts: tuple[int, ...], sep:
         except ValueError:
             want = None
         assert reader._parse_ts(text) == want, text
+
+
+# --------------------------------------------------------------------------------------------
+# The prefix dispatch (plain ASCII lines): rules sharing a first byte, an anchor outside the
+# literal prefix, levels / logger filters, cast errors, an unnamed group, a rule without a
+# literal prefix (dispatch off), non-ASCII heads and messages, CRLF, bad timestamps.
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("src, prefix", [
+    (r"Order filled: orderId=(?P<id>\d+)", "Order filled: orderId="),
+    (r"Bot started \(pid=(?P<pid>\d+)\)", "Bot started (pid="),
+    (r"Resolving (?P<n>\d+) pending trades?", "Resolving "),
+    (r"ab*c", "a"), (r"ab{2}", "a"), (r"ab?", "a"), (r"zz* mid", "z"),
+    (r"\d+ x", ""), (r"(?P<a>x)y", ""), (r"(?i)abc", ""), (r".x", ""), (r"[ab]c", ""),
+    (r"alpha (?P<a>\d+)|beta (?P<b>\d+)", ""), (r"x[|]y", "x"), (r"x\|y", "x|y"), (r"x(?:a|b)", "x"),
+])
+def test_literal_prefix(src: str, prefix: str) -> None:
+    from tools.log_reader import _literal_prefix
+
+    assert _literal_prefix(src) == prefix
+    assert all(re.fullmatch(src, prefix + tail) is None or (prefix + tail).startswith(prefix)
+               for tail in ("", "x", "5 x"))
+
+
+_TRICKY = r"""
+name = "tricky"
+zone = "UTC"
+timestamp_format = "%Y-%m-%d %H:%M:%S.%f"
+record_start = '\d{4}-\d\d-\d\d \d'
+header = '(?P<ts>\S+ \S+) (?P<thread>\[[^\]]*\]) (?P<level>[A-Z]+) (?P<logger>[^:]+): (?P<message>.*)'
+
+[[events]]
+name = "tick"
+noise = true
+anchor = "tick "
+regex = 'tick (?P<n>\d+)'
+types = { n = "int" }
+
+[[events]]
+name = "tock"
+noise = true
+anchor = "tock"
+regex = 'tock(?P<n>\d*)'
+
+[[events]]
+name = "tickx"
+anchor = "tick"
+regex = 'tickx (?P<n>\d+)'
+types = { n = "int" }
+
+[[events]]
+name = "a_foo"
+anchor = "foo"
+regex = 'bar (?P<n>\d+) foo'
+types = { n = "int" }
+
+[[events]]
+name = "b_bar"
+anchor = "bar "
+regex = 'bar (?P<n>\d+)(?: (?P<tag>\w+))?'
+types = { n = "int", tag = "str?" }
+
+[[events]]
+name = "c_err"
+anchor = "bar "
+regex = 'bar (?P<x>.*)'
+levels = ["ERROR"]
+
+[[events]]
+name = "d_json"
+anchor = "baz "
+regex = 'baz (?P<j>\{.*\})'
+logger = 'app\.x'
+types = { j = "json" }
+const = { k = 1 }
+
+[[events]]
+name = "e_unnamed"
+anchor = "qux "
+regex = 'qux (\d+) (?P<v>-?\d+(?:\.\d+)?|None) (?P<b>\w+)'
+types = { v = "float?", b = "bool" }
+
+[[events]]
+name = "g_mid"
+anchor = " mid "
+regex = 'zz* mid (?P<s>\w*)'
+"""
+_NO_PREFIX_RULE = '''
+[[events]]
+name = "h_any"
+regex = 'any (?P<all>.*)'
+'''
+_T_TS = ["2026-01-14 21:50:00.123456", "2026-01-14 21:50:00.1234567", "2026-01-14 21:50:00", "2026-01-14 24:00:00.5",
+         "2026-02-30 21:50:00.5", "2026-01-14 21:50:00,5"]
+_T_MSG = ["tick 1", "tick x", "tickx 5", "tock", "tock12", "bar 5 foo", "bar 5", "bar 5 tag", "bar 5 None", "bar x",
+          "bar 99999999999999999999 foo", 'baz {"a": 1}', "baz {bad}", "qux 1 2.5 True", "qux 1 None no",
+          "qux 1 2 maybe", "zz mid q", "z mid", "mid", "foo bar 5", "something tick 2", "any thing", "é bar 5", "b"]
+_T_EXTRA = ["Traceback (most recent call last):", "", "ValueError: é", "2026-01-14 21:50:00.5 [x] INFO"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(picks=st.lists(st.tuples(st.integers(0, len(_T_TS) - 1), st.sampled_from(["1", "é"]),
+                                st.sampled_from(["INFO", "ERROR"]), st.sampled_from(["app.x", "app.y"]),
+                                st.integers(0, len(_T_MSG) + len(_T_EXTRA) - 1), st.booleans()), max_size=30),
+       chunk=st.integers(1, 200), no_prefix=st.booleans())
+def test_property_dispatch_equals_reference(tmp_path: Path, picks: list[tuple[Any, ...]], chunk: int,
+                                            no_prefix: bool) -> None:
+    rule = tmp_path / "tricky.toml"
+    rule.write_text(_TRICKY + (_NO_PREFIX_RULE if no_prefix else ""))
+    rules = load_rules(rule)
+    lines = []
+    for ts, thread, level, logger, i, crlf in picks:
+        line = (f"{_T_TS[ts]} [{thread}] {level} {logger}: {_T_MSG[i]}" if i < len(_T_MSG)
+                else _T_EXTRA[i - len(_T_MSG)])
+        lines.append(line + ("\r" if crlf else ""))
+    p = tmp_path / "tricky.log"
+    p.write_bytes("\n".join(lines).encode())
+    assert fast_read(p, rules, chunk) == reference_read(p, rules)
+    assert fast_read(p, rules, chunk, include_noise=True, include_unknown=True) == \
+        reference_read(p, rules, include_noise=True, include_unknown=True)
+
+
+_MOM = "2026-01-14 21:50:{s:02d},{ms:03d} [{lv}] {lg}: {msg}"
+_MOM_MSG = [
+    "ML signal: asset=BTC direction=UP prob=0.50 confidence=0.47 model=ml_rf market=btc-1",
+    "Orderbook eth-updown-15m: best_bid=0.42 best_ask=0.44 depth=1537.5 levels=12",
+    "Orderbook btc with Balance: usdc=1 peak=2 drawdown=3%",
+    "State loaded: balance=251.00 peak_balance=None consecutive_losses=0",
+    "Order failed: trade_id=5 error=Placing order: trade_id=1 market=m outcome=Up side=BUY price=1 size=1 cost=1",
+    "Order placed: trade_id=17 order_id=0xabc status=live", "Market btc-1 resolved: winner=Down",
+    "Market data resolved: winner=Maybe", "Recorded outcome: trade_id=3 won=True pnl=-5.0", "Bot", "",
+    "Resolution error (ignored): TimeoutError()", "ML signal: asset=BTé direction=UP prob=0.5 confidence=0.4 model=m market=b",
+]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(picks=st.lists(st.tuples(st.integers(0, 61), st.sampled_from(["INFO", "ERROR"]),
+                                st.sampled_from(["momentum_bot_v12", "møm"]),
+                                st.integers(0, len(_MOM_MSG) - 1), st.booleans()), max_size=30),
+       chunk=st.integers(1, 200))
+def test_property_momentum_equals_reference(tmp_path: Path, picks: list[tuple[Any, ...]], chunk: int) -> None:
+    lines = [_MOM.format(s=s, ms=7, lv=lv, lg=lg, msg=_MOM_MSG[i]) + ("\r" if crlf else "")
+             for s, lv, lg, i, crlf in picks]
+    p = tmp_path / "mom.log"
+    p.write_bytes("\n".join(lines).encode())
+    rules = load_rules("momentum")
+    assert fast_read(p, rules, chunk) == reference_read(p, rules)
+    assert fast_read(p, rules, chunk, include_unknown=True) == reference_read(p, rules, include_unknown=True)

@@ -256,3 +256,28 @@ def test_no_model_download_happened() -> None:
     if _ONNX_CACHE_EXISTED:
         pytest.skip("Chroma's model cache existed before the tests: cannot tell")
     assert not _ONNX_CACHE.exists()
+
+
+def test_vector_file_upserts_by_id_and_ignores_another_layout(tmp_path: Path) -> None:
+    from tools.outcomes_table import VectorFile
+
+    vf = VectorFile(tmp_path / "v.parquet", layout="test-v1-3", dim=3)
+    assert vf.load() is None
+    vf.upsert({"a": [1, 0, 0], "b": [0, 1, 0]})
+    vf.upsert({"b": [0, 0, 1], "c": [0.5, 0.5, 0]})
+    ids, mat = vf.load()
+    got = dict(zip(ids, mat.tolist(), strict=True))
+    assert got == {"a": [1, 0, 0], "b": [0, 0, 1], "c": [0.5, 0.5, 0]}
+    assert VectorFile(tmp_path / "v.parquet", layout="test-v2-3", dim=3).load() is None
+
+
+def test_local_index_steps_aside_when_it_does_not_cover_the_collection(built, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, outs, vecs = built
+    store.query_cycles(vecs[0], 5, CycleFilter(won=True))
+    assert store.last_plan == "local-exact"
+    idx = store._filter_index()
+    monkeypatch.setattr(idx, "has_vec", np.r_[idx.has_vec[:-1], False])     # one row without its vector
+    hits = store.query_cycles(vecs[0], 5, CycleFilter(won=True))
+    assert store.last_plan != "local-exact"
+    assert [round(h.distance, 4) for h in hits] == [round(x, 4) for x in _brute(outs, vecs, vecs[0],
+                                                                                  CycleFilter(won=True), 5)]

@@ -3,7 +3,6 @@ outcome JSON + snapshots, one trade_cycle_id per cycle in the event log, a sessi
 from __future__ import annotations
 
 import json
-import random
 import sys
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -19,27 +18,12 @@ from trading.models import Advisory, AdvisoryAction, Side, Signal
 from trading.outcome_schema import HistorySnapshot, TradeOutcome
 from trading.session import make_broker, open_session, rule_advisor
 from trading.settings import Settings
+from tools.sample_candles import candle_rows
 from trading.signals import BreakoutSignals, SignalContext, SignalLoadError, load_signal_source
-
-DRIFTS = [-0.5, -0.25, 0.0, 0.25, 0.5]
-
 
 def make_rows(n: int, seed: int, start: float = 5000.0) -> list[tuple]:
     """Synthetic ES-like 1-minute bars: trending and flat regimes of 100 bars, on the 0.25 tick grid."""
-    r = random.Random(seed)
-    t = datetime(2025, 12, 1, 14, 30, tzinfo=UTC)
-    px, rows, drift = start, [], 0.0
-    for i in range(n):
-        if i % 100 == 0:
-            drift = r.choice(DRIFTS)
-        o = px
-        c = o + drift + r.gauss(0, 1.0)
-        h = max(o, c) + abs(r.gauss(0, 0.5))
-        lo = min(o, c) - abs(r.gauss(0, 0.5))
-        q = lambda x: round(x * 4) / 4  # noqa: E731
-        rows.append((t + timedelta(minutes=i), q(o), q(h), q(lo), q(c), r.randint(100, 1000)))
-        px = c
-    return rows
+    return candle_rows(n, seed, start)
 
 
 def write_csv(path: Path, rows: list[tuple], header: str = "timestamp,open,high,low,close,volume",
