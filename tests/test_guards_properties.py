@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+import uuid
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -55,11 +56,11 @@ def test_allowed_entry_never_risks_more_than_cap(symbol, side, qty, price, stop_
         assert (intent.stop < price < intent.target) if side is Side.BUY else (intent.target < price < intent.stop)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(marks=st.lists(st.floats(min_value=1, max_value=1e6, allow_nan=False), min_size=1, max_size=30),
-       restarts=st.sets(st.integers(min_value=0, max_value=29)))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(marks=st.lists(st.floats(min_value=1, max_value=1e6, allow_nan=False), min_size=1, max_size=20),
+       restarts=st.sets(st.integers(min_value=0, max_value=19)))
 def test_peak_never_decreases_across_restarts(tmp_path: Path, marks, restarts) -> None:
-    path = tmp_path / f"ledger-{abs(hash((tuple(marks), tuple(sorted(restarts)))))}.jsonl"
+    path = tmp_path / f"ledger-{uuid.uuid4().hex}.jsonl"     # hypothesis may replay an example: fresh file
     ledger = RiskLedger(path)
     last_peak = 0.0
     for i, m in enumerate(marks):
