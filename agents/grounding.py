@@ -8,6 +8,7 @@ prose expresses in words is not flagged.
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -86,8 +87,10 @@ def ungrounded_numbers(text: str, evidence: Any, allowed: Iterable[float] = (0, 
     out = []
     for tok in toks:
         try:
-            if not pool.grounded(_parse(tok)):
-                out.append(tok)
+            x = _parse(tok)
         except ValueError:
             continue
+        # "1e966" inside an id parses as infinity: an id fragment, not a quantity anyone computed
+        if math.isfinite(x) and not pool.grounded(x):
+            out.append(tok)
     return out

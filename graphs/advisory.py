@@ -448,25 +448,28 @@ class GraphCycleRunner:
         return self.recorder.record_closed() if self.recorder is not None else []
 
     def close(self) -> None:
-        self.finish()
-        self.graph.close()
+        try:
+            self.finish()
+        finally:
+            flush = getattr(getattr(self.recorder, "ingest", None), "flush", None)
+            if callable(flush):
+                flush()
+            self.graph.close()
 
 
 def open_memory(data_dir: Path | str, settings: Any, venue: str) -> tuple[Any, Any]:
     """(similar-cycles lookup, outcome ingest) over the RAG store, or (None, None) if it cannot open."""
     try:
         from agents.decision import RagSimilarCycles
-        from tools.rag_store import RagStore, ingest_outcome
+        from tools.rag_store import OutcomeIngestBuffer, RagStore
 
         store = RagStore.open(data_dir, settings)
     except Exception as exc:   # no store: decide without memory, and say so once
         log.warning("RAG store unavailable under %s (%s: %s): decisions run without similar cycles",
                     data_dir, type(exc).__name__, exc)
         return None, None
-    def ingest(outcome: Any, snapshot: Any = None) -> Any:
-        return ingest_outcome(store, outcome, snapshot)
-
-    return RagSimilarCycles(store, venue), ingest
+    # the table behind numeric questions is upserted in batches; close() flushes the rest
+    return RagSimilarCycles(store, venue), OutcomeIngestBuffer(store)
 
 
 class LiveDisplay:

@@ -192,3 +192,11 @@ def test_an_unavailable_model_falls_back_to_the_offline_answer() -> None:
 def test_offline_reasoner_validates_the_policy_output() -> None:
     ans = OfflineReasoner().reason("learning", "p", EVIDENCE, LearningAnswer, answer_policy)
     assert ans.citations == ["a", "b", "c", "d"] and ans.ungrounded_numbers == []
+
+
+def test_ask_on_an_empty_memory_says_so(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["ask", ASK_WAIT, "--data-dir", str(tmp_path / "empty")])
+    assert res.exit_code == 0, res.output
+    assert "cannot answer" in res.output and "(0 rows)" in res.output
+    bad = CliRunner().invoke(app, ["ask", ASK_WAIT, "--data-dir", str(tmp_path), "--as-of", "soon"])
+    assert bad.exit_code != 0 and "--as-of" in str(bad.exception)

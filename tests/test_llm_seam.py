@@ -226,3 +226,11 @@ def test_features_from_candles_and_positions() -> None:
     g = compute_features("ESZ5", _bars([6890.0] * 3), live_position=-1.0, protective_stop=6895.0)
     assert g.open_risk_usd == pytest.approx(250.0) and not g.unprotected
     assert isinstance(MarketFeatures.model_validate(g.model_dump(mode="json")), MarketFeatures)
+
+
+def test_id_fragments_that_overflow_are_not_flagged() -> None:
+    from agents.grounding import ungrounded_numbers
+
+    cid = "1e966abc-0000-4e42-8390-76c1dd9aaf4e"      # "1e966" parses as infinity
+    assert ungrounded_numbers(f"cycle {cid} lost 12.5 USD", {"id": cid, "pnl": -12.5}) == []
+    assert ungrounded_numbers(f"cycle {cid} lost 99 USD", {"id": cid, "pnl": -12.5}) == ["99"]

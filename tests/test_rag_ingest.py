@@ -183,3 +183,21 @@ def test_cli_ingest_plain_then_json(tmp_path: Path) -> None:
     assert "nothing new" in r3.output
     r4 = runner.invoke(app, ["ingest", str(tmp_path / "missing"), "--data-dir", str(data)])
     assert r4.exit_code != 0 and "no such file or folder" in str(r4.exception)
+
+
+def test_live_loop_buffer_batches_table_rows_and_loses_none(tmp_path: Path) -> None:
+    from tools.rag_store import OutcomeIngestBuffer, ingest_outcomes
+    from tools.sample_outcomes import generate
+
+    outs = [o for o, _snap in generate(n=5, seed=3)]
+    store = RagStore.open(tmp_path)
+    buf = OutcomeIngestBuffer(store, flush_every=2)
+    for o in outs:
+        buf(o)
+    # each cycle reached the vector store at once; the table got them in batches of two
+    assert store.counts()["trade_cycles"] == 5 and store.counts()["outcomes_table"] == 4
+    # a crash here loses nothing: a later ingestion repairs the table from the same outcomes
+    again = ingest_outcomes(RagStore.open(tmp_path), outs)
+    assert again.repaired == 1 and again.skipped == 4
+    buf.flush()
+    assert RagStore.open(tmp_path).counts()["outcomes_table"] == 5

@@ -569,8 +569,7 @@ class LogReader:
                             pending.extra.append(text[:-1] if text.endswith("\r") else text)
                         continue
                 else:
-                    plain = plain_ok and (
-                        plain_chunk or (buf[s + 1:e].isascii() and not rest.endswith(b"\r")))
+                    plain = plain_chunk or (plain_ok and buf[s + 1:e].isascii() and not rest.endswith(b"\r"))
                     if plain and noise_check and rest.startswith(noise_check):
                         pass                                # noise, yielded: _classify below
                     elif plain and dispatch is not None:
