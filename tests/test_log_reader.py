@@ -634,7 +634,8 @@ _MOM_MSG = [
     "Order failed: trade_id=5 error=Placing order: trade_id=1 market=m outcome=Up side=BUY price=1 size=1 cost=1",
     "Order placed: trade_id=17 order_id=0xabc status=live", "Market btc-1 resolved: winner=Down",
     "Market data resolved: winner=Maybe", "Recorded outcome: trade_id=3 won=True pnl=-5.0", "Bot", "",
-    "Resolution error (ignored): TimeoutError()", "ML signal: asset=BTé direction=UP prob=0.5 confidence=0.4 model=m market=b",
+    "Resolution error (ignored): TimeoutError()",
+    "ML signal: asset=BTé direction=UP prob=0.5 confidence=0.4 model=m market=b",
 ]
 
 
@@ -651,3 +652,25 @@ def test_property_momentum_equals_reference(tmp_path: Path, picks: list[tuple[An
     rules = load_rules("momentum")
     assert fast_read(p, rules, chunk) == reference_read(p, rules)
     assert fast_read(p, rules, chunk, include_unknown=True) == reference_read(p, rules, include_unknown=True)
+
+
+@pytest.mark.parametrize("fmt", ["%Y-%m-%d %H:%M:%S,%f", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"])
+def test_timestamp_formats_agree_with_strptime_on_edges(fmt: str) -> None:
+    from dataclasses import replace
+
+    from tools.log_reader import LogReader
+
+    reader = LogReader(Path(__file__), replace(load_rules("mytrader"), timestamp_format=fmt))
+    # fixed-width fields only: strptime also takes "7:05:09", the reader (like before) does not
+    days = ("2024-02-29", "2023-02-29", "2026-04-31", "2026-12-31", "0000-01-01", "0001-01-01", "2026-00-10",
+            "2026-13-01", "20260105")
+    times = ("00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "12:00:61")
+    tails = ("", ",5", ".5", ",123456", ".1234567", ",", ".x", "+00:00", ".12+01:00", "Z")
+    for day, tm, tail in itertools.product(days, times, tails):
+        for sep in (" ", "T"):
+            text = f"{day}{sep}{tm}{tail}"
+            try:
+                want: datetime | None = datetime.strptime(text, fmt)
+            except ValueError:
+                want = None
+            assert reader._parse_ts(text) == want, text

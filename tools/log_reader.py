@@ -299,9 +299,10 @@ def detect_format(path: str | Path, candidates: list[str] | None = None) -> LogR
 
 
 # strptime formats read without strptime (~10 us a call): the exact shape with the field ranges
-# strptime + datetime allow; what the shape lets through, fromisoformat reads the same way and
-# rejects the same days (Feb 30, year 0) - tests/test_log_reader.py checks this against strptime.
-_DATE_TIME = (r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01]) (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d")
+# strptime + datetime allow; what the shape lets through, fromisoformat (3.11+: "," and 1-6 digit
+# fractions) reads the same way and rejects the same days (Feb 30, year 0). Hour 24, which newer
+# fromisoformat may accept, never gets past the shape. tests/test_log_reader.py checks against strptime.
+_DATE_TIME = r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01]) (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
 _FAST_TS: dict[str, re.Pattern[str]] = {
     "%Y-%m-%d %H:%M:%S,%f": re.compile(_DATE_TIME + r",\d{1,6}", re.ASCII),
     "%Y-%m-%d %H:%M:%S.%f": re.compile(_DATE_TIME + r"\.\d{1,6}", re.ASCII),
@@ -566,7 +567,7 @@ class LogReader:
                             st.skipped_continuation_lines += 1
                         else:
                             text = rest.decode("utf-8", "replace")
-                            pending.extra.append(text[:-1] if text.endswith("\r") else text)
+                            pending.extra.append(text.removesuffix("\r"))
                         continue
                 else:
                     plain = plain_chunk or (plain_ok and buf[s + 1:e].isascii() and not rest.endswith(b"\r"))
@@ -605,7 +606,7 @@ class LogReader:
                 ts_b = m.group(g_ts)
                 if not plain or ts_b is None:
                     text = buf[s + 1:e].decode("utf-8", "replace")
-                    rec = record(text[:-1] if text.endswith("\r") else text, line_no)
+                    rec = record(text.removesuffix("\r"), line_no)
                     pending = _SKIP if rec is None else rec
                     continue
                 lg, lv, msg, ts_text = logger.decode(), level.decode(), rest.decode(), ts_b.decode()
