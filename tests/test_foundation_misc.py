@@ -104,3 +104,15 @@ def test_settings_toml_unknown_key_fails(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("WARDEN_CONFIG", str(cfg))
     with pytest.raises(ConfigError, match="max_los_per_trade"):
         load_settings()
+
+
+def test_atomic_writer_leaves_no_partial_file_on_error(tmp_path: Path) -> None:
+    from trading.atomic import atomic_writer
+
+    p = tmp_path / "log.txt"
+    p.write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with atomic_writer(p, "w") as fh:
+            fh.write("half of the new conte")
+            raise RuntimeError("crash mid-write")
+    assert p.read_text() == "old\n" and list(tmp_path.iterdir()) == [p]

@@ -6,12 +6,12 @@ day so timestamps stay monotonic whatever the target size.
 """
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from trading.atomic import atomic_writer
 
 MYTRADER_DAY = datetime(2025, 12, 12)
 _SYMBOL = "ESZ5"
@@ -179,32 +179,19 @@ def _mytrader_lines(target_bytes: int | None, seed: int) -> Iterator[str]:
 
 def _write_stream(path: Path, lines: Iterator[str]) -> int:
     """Write through a temp file in the same folder, then rename: never a half-written log."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     n = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as fh:
-            batch: list[str] = []
-            for ln in lines:
-                batch.append(ln)
-                if len(batch) >= 4096:
-                    chunk = "".join(batch)
-                    fh.write(chunk)
-                    n += len(chunk)
-                    batch.clear()
-            chunk = "".join(batch)
-            fh.write(chunk)
-            n += len(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_writer(path, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as fh:
+        batch: list[str] = []
+        for ln in lines:
+            batch.append(ln)
+            if len(batch) >= 4096:
+                chunk = "".join(batch)
+                fh.write(chunk)
+                n += len(chunk)
+                batch.clear()
+        chunk = "".join(batch)
+        fh.write(chunk)
+        n += len(chunk)
     return n
 
 
