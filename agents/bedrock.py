@@ -21,9 +21,9 @@ from pydantic import BaseModel, ValidationError
 from agents.llm import SEAM_FIELDS, LLMUnavailable, ground, telemetry_path
 from agents.llm_budget import BudgetExceeded, LLMBudget
 from agents.prompt_safety import SYSTEM_RULES, build_user_message
-from trading.reason_codes import ReasonCode
+from trading.domain.reason_codes import ReasonCode
 from trading.settings import LLMConfig
-from trading.telemetry import EventLog, EventType
+from trading.records.telemetry import EventLog, EventType
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Everything here is arithmetic on candles and the LIVE broker snapshot; these num
 every later role (and any model) may cite. The bot's own belief about its position is kept next to
 the live one, never instead of it (seed 000: the bot believed it was short while it was flat).
 
-The regime label and its features come from ``trading.learning_hooks.regime_of`` over the last
+The regime label and its features come from ``trading.records.learning_hooks.regime_of`` over the last
 ``REGIME_WINDOW`` bars: the very rule that labels every stored trade outcome, so "similar past cycles"
 compares like with like. ``trend_z = log return / (vol * sqrt(n))`` over ``WINDOW`` bars is kept as a
 signed trend strength for the situation vector.
@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trading.candles import Bar
-from trading.contracts import multiplier_for
-from trading.learning_hooks import regime_of
+from trading.market.candles import Bar
+from trading.domain.contracts import multiplier_for
+from trading.records.learning_hooks import regime_of
 
 WINDOW = 30
 SHORT = 5

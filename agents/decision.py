@@ -27,8 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.data_ingestion import MarketFeatures
 from agents.llm import LLMUnavailable, Reasoner
-from trading.models import Advisory, AdvisoryAction, Signal
-from trading.reason_codes import ReasonCode
+from trading.domain.models import Advisory, AdvisoryAction, Signal
+from trading.domain.reason_codes import ReasonCode
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def decision_policy(ev: Mapping[str, Any]) -> DecisionOutput:
 def live_situation(signal: Signal, features: MarketFeatures, venue: str, now: datetime) -> Any:
     """The live cycle described exactly as stored outcomes are (signal features + regime_of's numbers),
     so the situation vector compares like with like. No advisory yet: it is being decided."""
-    from tools.situation_vectors import Situation
+    from tools.memory.situations import Situation
 
     return Situation(symbol=signal.symbol, venue=venue, side=signal.side.value if signal.side else "BUY",
                      opened_at=now, features={**signal.features, **features.regime_features},
@@ -134,7 +134,7 @@ def live_situation(signal: Signal, features: MarketFeatures, venue: str, now: da
 
 
 class RagSimilarCycles:
-    """``SimilarCycles`` over the RAG store (tools/rag_store.py): the ``k`` nearest past cycles of the same
+    """``SimilarCycles`` over the RAG store (tools/memory/store.py): the ``k`` nearest past cycles of the same
     asset that had closed by the cycle's time (``as_of``: a replay never sees its own future)."""
 
     def __init__(self, store: Any, venue: str, k: int = 5, same_asset: bool = True) -> None:
@@ -155,8 +155,8 @@ class RagSimilarCycles:
         return self._rows[1]
 
     def __call__(self, features: MarketFeatures, signal: Signal) -> list[dict[str, Any]]:
-        from tools.rag_store import CycleFilter
-        from tools.situation_vectors import asset_of, situation_vector
+        from tools.memory.store import CycleFilter
+        from tools.memory.situations import asset_of, situation_vector
 
         now = signal.ts
         vec = situation_vector(live_situation(signal, features, self.venue, now))

@@ -43,12 +43,12 @@ from pydantic import BaseModel, Field
 
 from agents.grounding import ungrounded_numbers
 from agents.llm import LLMUnavailable, Reasoner, get_reasoner
-from tools.outcome_questions import (
+from tools.memory.questions import (
     MAX_CITED_TEXT, METRIC_LABEL, NumericQuery, QueryFilter, QueryResult, money, pct, run_query,
 )
-from tools.outcomes_table import OutcomesTable
-from tools.text_embeddings import normalize_token
-from trading.reason_codes import ReasonCode
+from tools.memory.outcomes_table import OutcomesTable
+from tools.memory.embeddings import normalize_token
+from trading.domain.reason_codes import ReasonCode
 
 log = logging.getLogger(__name__)
 
@@ -573,7 +573,7 @@ class LearningContext:
 
     def get_store(self) -> Any:
         if self.store is None:
-            from tools.rag_store import RagStore
+            from tools.memory.store import RagStore
 
             self.store = RagStore.open(self.data_dir, self.settings)
         return self.store
@@ -616,7 +616,7 @@ def _cycle_row(r: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def retrieve_node(state: Mapping[str, Any], ctx: LearningContext) -> dict[str, Any]:
-    from tools.rag_store import CycleFilter
+    from tools.memory.store import CycleFilter
 
     _, as_of = _now(state)
     intent = Intent.model_validate(state["intent"])

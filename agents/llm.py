@@ -22,8 +22,8 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from agents.grounding import NumberPool, ungrounded_numbers
-from trading.reason_codes import ReasonCode
-from trading.telemetry import EventLog, EventType
+from trading.domain.reason_codes import ReasonCode
+from trading.records.telemetry import EventLog, EventType
 
 log = logging.getLogger(__name__)
 

@@ -32,10 +32,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.llm import LLMUnavailable, Reasoner
-from tools.rag_store import IngestCounts, RagStore, ingest_outcomes, ingest_snapshots
-from trading.atomic import atomic_write_json
-from trading.models import Signal, Side
-from trading.outcome_schema import SCHEMA_VERSION, HistorySnapshot, TradeOutcome
+from tools.memory.store import IngestCounts, RagStore, ingest_outcomes, ingest_snapshots
+from trading.records.atomic import atomic_write_json
+from trading.domain.models import Signal, Side
+from trading.records.outcome_schema import SCHEMA_VERSION, HistorySnapshot, TradeOutcome
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def _json_text(obj: Any, prefix: str = "") -> Iterator[str]:
 # --- journals -----------------------------------------------------------------------------------------
 def journal_outcomes(path: Path, tz: str = "UTC") -> tuple[list[TradeOutcome], list[str]]:
     """(resolved trades as outcomes, ids of trades with no outcome). Raises Malformed for a corrupt file."""
-    from trading.legacy_journal import LegacyJournalError, read_legacy_journal
+    from trading.records.legacy_journal import LegacyJournalError, read_legacy_journal
 
     try:
         trades = read_legacy_journal(path, tz)

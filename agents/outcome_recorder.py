@@ -3,11 +3,11 @@
 Trades close asynchronously (a stop or target fills on some later bar), so every cycle the recorder
 looks at every trade the journal has had open, or closed, since the recorder started and, for each
 one the journal now shows an outcome for:
-1. calls the learning hook (``trading.learning_hooks.LearningHooks.on_trade_close``), which writes
+1. calls the learning hook (``trading.records.learning_hooks.LearningHooks.on_trade_close``), which writes
    ``training/trade_outcomes/<date>/<id>.json`` and the history snapshot (atomic, idempotent: the
    resolver may already have written the same bytes);
 2. hands the ``TradeOutcome`` and its ``HistorySnapshot`` to the memory (``ingest``, e.g.
-   ``tools.rag_store.ingest_outcome``), idempotent on trade_cycle_id and content.
+   ``tools.memory.store.ingest_outcome``), idempotent on trade_cycle_id and content.
 A failure is logged with the trade id, counted, emitted as an ``error`` event, and retried next cycle:
 an outcome is never dropped because one step failed once.
 """
@@ -19,15 +19,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from trading.journal import Journal
-from trading.learning_hooks import LearningHooks
-from trading.outcome_schema import HistorySnapshot, TradeOutcome
-from trading.pnl import dedupe_fills
-from trading.telemetry import EventLog, EventType
+from trading.records.journal import Journal
+from trading.records.learning_hooks import LearningHooks
+from trading.records.outcome_schema import HistorySnapshot, TradeOutcome
+from trading.domain.pnl import dedupe_fills
+from trading.records.telemetry import EventLog, EventType
 
 log = logging.getLogger(__name__)
 
-Ingest = Callable[[TradeOutcome, HistorySnapshot | None], Any]   # e.g. tools.rag_store.ingest_outcome
+Ingest = Callable[[TradeOutcome, HistorySnapshot | None], Any]   # e.g. tools.memory.store.ingest_outcome
 MAX_ATTEMPTS = 5     # then the trade stays listed in ``failed`` for an operator (and `warden` re-runs)
 
 

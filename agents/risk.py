@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.llm import LLMUnavailable, Reasoner
 from trading.guards import BrokerSnapshot, GuardConfig, GuardVerdict, RiskState, evaluate
-from trading.models import Advisory, OrderIntent
+from trading.domain.models import Advisory, OrderIntent
 
 log = logging.getLogger(__name__)
 

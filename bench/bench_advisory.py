@@ -4,7 +4,7 @@
 
 A paper session (guarded executor, SQLite journal, risk ledger, telemetry) replays synthetic ES bars;
 after each bar one advisory cycle runs with the offline reasoner and the decision agent's memory: the
-RAG store holding ``--outcomes`` past trade outcomes (tools/sample_outcomes.py, built once and reused
+RAG store holding ``--outcomes`` past trade outcomes (tools/samples/outcomes.py, built once and reused
 from ``--store``). Cycles rotate through the situations the loop meets: a good entry (sent as a
 bracket), its exit (reduce-only), a low-confidence entry (WAIT, blocked), the seed-000 stale exit
 (blocked) and a HOLD.
@@ -38,9 +38,9 @@ from agents.outcome_recorder import OutcomeRecorder  # noqa: E402
 from graphs.advisory import NODES, AdvisoryGraph, decision, execute, ingest, record, risk  # noqa: E402
 from graphs.advisory_state import AdvisoryContext  # noqa: E402
 from trading.brokers.paper import PaperBroker  # noqa: E402
-from trading.candles import Bar  # noqa: E402
-from trading.models import Side, Signal, new_cycle_id  # noqa: E402
-from trading.session import open_session  # noqa: E402
+from trading.market.candles import Bar  # noqa: E402
+from trading.domain.models import Side, Signal, new_cycle_id  # noqa: E402
+from trading.execution.session import open_session  # noqa: E402
 from trading.settings import load_settings  # noqa: E402
 
 SYM = "ESZ5"
@@ -48,8 +48,8 @@ T0 = datetime(2026, 2, 2, 14, 30, tzinfo=UTC)     # after every sample outcome: 
 
 
 def build_store(path: Path, n: int) -> Any:
-    from tools.rag_store import RagStore, StoreError, ingest_outcomes
-    from tools.sample_outcomes import generate
+    from tools.memory.store import RagStore, StoreError, ingest_outcomes
+    from tools.samples.outcomes import generate
 
     try:
         store = RagStore.open(path)

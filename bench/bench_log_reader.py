@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tools.log_reader import load_rules, read_log  # noqa: E402
-from tools.sample_logs import write_mytrader_log  # noqa: E402
+from tools.logs.reader import load_rules, read_log  # noqa: E402
+from tools.samples.logs import write_mytrader_log  # noqa: E402
 
 
 def _timed(fn) -> tuple[float, float]:  # noqa: ANN001

@@ -2,7 +2,7 @@
 
     python bench/bench_rag.py [--sizes 10000 100000] [--queries 300] [--json out.json]
 
-For each size, generated trade outcomes (tools/sample_outcomes.py) are ingested through the same path
+For each size, generated trade outcomes (tools/samples/outcomes.py) are ingested through the same path
 as `warden ingest` (situation vectors, idempotency check, batched Chroma adds, one outcomes-table
 write), then queried with the situation vectors of held-out outcomes:
 - without a filter, and with metadata filters (asset, advisory, reason code, venue + outcome, as-of,
@@ -32,9 +32,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from tools.rag_store import CycleFilter, RagStore, cycle_metadata, ingest_outcomes  # noqa: E402
-from tools.sample_outcomes import generate  # noqa: E402
-from tools.situation_vectors import asset_of, outcome_vector  # noqa: E402
+from tools.memory.store import CycleFilter, RagStore, cycle_metadata, ingest_outcomes  # noqa: E402
+from tools.samples.outcomes import generate  # noqa: E402
+from tools.memory.situations import asset_of, outcome_vector  # noqa: E402
 
 
 def pct(xs: list[float], q: float) -> float:

@@ -3,7 +3,7 @@
     python bench/bench_review.py [--kind es|polymarket|both] [--mb 110] [--keep DIR]
 
 For each kind it builds the bundle (not timed), then in a fresh child process (so peak RSS is the
-review's alone) runs, in order: a baseline that only streams the log through tools.log_reader, the
+review's alone) runs, in order: a baseline that only streams the log through tools.logs.reader, the
 demo-size bundle's review, and the big bundle's review. It prints per-stage timings (the graph's own:
 read_and_reconstruct, each team, synthesis, report), wall time, peak RSS (VmHWM), and the
 ratios against the baselines measured in the same child. Goal: < 15 s and < 1 GB.
@@ -39,7 +39,7 @@ def peak_rss_mb() -> float:
 
 def _child(kind: str, big: Path, small: Path, work: Path) -> dict:
     from graphs.incident import run_review
-    from tools.log_reader import read_log
+    from tools.logs.reader import read_log
 
     out: dict = {}
     t = time.perf_counter()
@@ -74,7 +74,7 @@ def main() -> None:
         print(json.dumps(_child(kind, Path(big), Path(small), Path(work))))
         return
 
-    from tools.demo_bundles import ESScenario, PolyScenario, write_es_bundle, write_polymarket_bundle
+    from tools.samples.demo_bundles import ESScenario, PolyScenario, write_es_bundle, write_polymarket_bundle
 
     base = a.keep or Path(tempfile.mkdtemp(prefix="warden-bench-"))
     kinds = ("es", "polymarket") if a.kind == "both" else (a.kind,)

@@ -36,9 +36,9 @@ from agents.decision import decide
 from agents.risk import assess, explain
 from graphs.advisory_state import AdvisoryContext, AdvisoryState, GuardedDecision
 from trading.guards import BrokerSnapshot, GuardVerdict, RiskState
-from trading.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Signal, new_cycle_id
-from trading.reason_codes import ReasonCode
-from trading.telemetry import EventType
+from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Signal, new_cycle_id
+from trading.domain.reason_codes import ReasonCode
+from trading.records.telemetry import EventType
 
 log = logging.getLogger(__name__)
 
@@ -362,7 +362,7 @@ def advise(signal: Signal | dict[str, Any], context: AdvisoryContext | None = No
 # -- `warden run`: every cycle through the graph ---------------------------------------------------
 
 class GraphCycleRunner:
-    """Runs the advisory graph for each cycle of ``trading.session.TradingSession``.
+    """Runs the advisory graph for each cycle of ``trading.execution.session.TradingSession``.
 
     - ``runner(signal, actx)`` is a full cycle (the execute node sends through the session's executor)
       and returns the executor's ``ExecutionResult`` (or None when nothing was submitted): the call
@@ -370,7 +370,7 @@ class GraphCycleRunner:
     - ``runner.advisor(signal, actx)`` is the same graph for the session's existing ``advisor`` plug-in
       point: the execute node defers to the session, which submits through the same executor (and, for
       a venue that maps signals to its own instruments, judges the mapped order: no risk preview then).
-    ``actx`` is ``trading.session.AdvisorContext`` (symbol, now, bars, position, intent_kind, trade_cycle_id).
+    ``actx`` is ``trading.execution.session.AdvisorContext`` (symbol, now, bars, position, intent_kind, trade_cycle_id).
     """
 
     def __init__(self, executor: Any, reasoner: Any, *, qty: float = 1.0, similar: Any = None,
@@ -461,7 +461,7 @@ def open_memory(data_dir: Path | str, settings: Any, venue: str) -> tuple[Any, A
     """(similar-cycles lookup, outcome ingest) over the RAG store, or (None, None) if it cannot open."""
     try:
         from agents.decision import RagSimilarCycles
-        from tools.rag_store import OutcomeIngestBuffer, RagStore
+        from tools.memory.store import OutcomeIngestBuffer, RagStore
 
         store = RagStore.open(data_dir, settings)
     except Exception as exc:   # no store: decide without memory, and say so once

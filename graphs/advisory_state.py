@@ -18,16 +18,16 @@ from agents.decision import SimilarCycles
 from agents.llm import OfflineReasoner, Reasoner
 from agents.outcome_recorder import OutcomeRecorder
 from trading.guards import BrokerSnapshot, GuardConfig, RiskState
-from trading.models import Advisory, IntentKind, OrderIntent, utcnow
-from trading.reason_codes import ReasonCode
-from trading.telemetry import EventLog
+from trading.domain.models import Advisory, IntentKind, OrderIntent, utcnow
+from trading.domain.reason_codes import ReasonCode
+from trading.records.telemetry import EventLog
 
 
 class AdvisoryState(TypedDict, total=False):
     # input
     trade_cycle_id: str
     now: str                        # ISO time of the cycle (the replay clock in paper runs)
-    signal: dict[str, Any] | None   # trading.models.Signal, JSON
+    signal: dict[str, Any] | None   # trading.domain.models.Signal, JSON
     intent_kind: str | None         # entry | exit | none; derived from the bot's belief when absent
     qty: float
     believed_position: float | None
@@ -40,9 +40,9 @@ class AdvisoryState(TypedDict, total=False):
     snapshot: dict[str, Any]        # the live broker snapshot ingest read (JSON), judged by risk
     # decision
     similar: list[dict[str, Any]]
-    advisory: dict[str, Any]        # trading.models.Advisory, JSON
+    advisory: dict[str, Any]        # trading.domain.models.Advisory, JSON
     # risk
-    intent: dict[str, Any] | None   # trading.models.OrderIntent, JSON
+    intent: dict[str, Any] | None   # trading.domain.models.OrderIntent, JSON
     verdict: dict[str, Any] | None  # the guards' verdict (risk node), JSON
     explanation: str
     # execute
@@ -58,7 +58,7 @@ class AdvisoryContext:
     the graph only advises (``snapshot`` / ``risk_state`` supply the guards' inputs)."""
     reasoner: Reasoner = field(default_factory=OfflineReasoner)
     guards: GuardConfig = field(default_factory=GuardConfig)
-    executor: Any = None                                  # trading.executor.GuardedExecutor
+    executor: Any = None                                  # trading.execution.executor.GuardedExecutor
     snapshot: Callable[[str], BrokerSnapshot] | None = None
     risk_state: Callable[[datetime], RiskState] | None = None
     bars: Callable[[str], Sequence[Any]] | None = None    # recent candles for a symbol, oldest first

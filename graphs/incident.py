@@ -3,7 +3,7 @@
     START -> forensics --Send--> econophysics | ml_strategy | risk | software | strategy | sre
           -> synthesis -> report -> (changes awaiting approval?) -> approvals -> report -> END
 
-``forensics`` reads the bundle once (tools.forensics), writes outcomes.csv and timeline.csv at once
+``forensics`` reads the bundle once (tools.review.forensics), writes outcomes.csv and timeline.csv at once
 (recovering the outcomes is the priority), keeps its reconstruction under the run's work folder for the
 other teams, and writes its own team report. ``report`` always writes the full output set, so a run
 that stops for approval has already produced its report, with each such change ``pending_approval``.
@@ -35,9 +35,9 @@ from langgraph.types import Command, Send, interrupt
 from agents.llm import get_reasoner
 from agents.review import PARALLEL_TEAMS, TEAM_MODULES, synthesis
 from agents.review.base import ReviewContext, jsonable
-from tools.bundle import load_bundle
-from tools.forensics import Forensics, run_forensics
-from tools.incident_report import (
+from tools.logs.bundle import load_bundle
+from tools.review.forensics import Forensics, run_forensics
+from tools.review.report import (
     OUTCOME_COLUMNS, TEAMS, TIMELINE_COLUMNS, FinalReport, Status, TeamReport, fmt_ts, write_csv, write_review,
 )
 from trading.settings import Settings, load_settings

@@ -10,11 +10,11 @@ from agents.data_ingestion import compute_features
 from agents.decision import RagSimilarCycles, decision_evidence, decision_policy
 from agents.grounding import ungrounded_numbers
 from graphs.advisory import open_memory
-from tools.rag_store import RagStore, ingest_outcomes
-from tools.sample_outcomes import generate
-from tools.situation_vectors import asset_of
-from trading.candles import Bar
-from trading.models import Side, Signal
+from tools.memory.store import RagStore, ingest_outcomes
+from tools.samples.outcomes import generate
+from tools.memory.situations import asset_of
+from trading.market.candles import Bar
+from trading.domain.models import Side, Signal
 from trading.settings import load_settings
 
 

@@ -22,8 +22,8 @@ from trading.brokers.base import (  # noqa: E402
     SupportsReconnectEvents,
 )
 from trading.brokers.ib import OCA_REDUCE_WITH_BLOCK, IBBroker  # noqa: E402
-from trading.models import OrderStatus, OrderType, Side  # noqa: E402
-from trading.pnl import round_trips  # noqa: E402
+from trading.domain.models import OrderStatus, OrderType, Side  # noqa: E402
+from trading.domain.pnl import round_trips  # noqa: E402
 from trading.settings import BrokerConfig  # noqa: E402
 
 TODAY = date(2025, 12, 12)

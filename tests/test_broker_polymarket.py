@@ -28,8 +28,8 @@ from trading.brokers.polymarket_data import (  # noqa: E402
     PolymarketResolutionSource,
     token_id_str,
 )
-from trading.contracts import spec_for  # noqa: E402
-from trading.models import OrderStatus, Side  # noqa: E402
+from trading.domain.contracts import spec_for  # noqa: E402
+from trading.domain.models import OrderStatus, Side  # noqa: E402
 from trading.settings import BrokerConfig  # noqa: E402
 
 # made-up token ids of the real length (76-77 digits); a float would keep ~17 of them
@@ -420,7 +420,7 @@ def test_resolution_failures_are_none_logged_and_counted(fake: FakePolymarket,
 
 def test_broker_resolution_source_raises_for_the_outcome_resolver(broker: PolymarketBroker,
                                                                    fake: FakePolymarket) -> None:
-    from trading.outcome_resolver import ResolutionSource
+    from trading.execution.outcome_resolver import ResolutionSource
 
     src = broker.resolution_source()
     assert isinstance(src, ResolutionSource) and src.name == "polymarket"

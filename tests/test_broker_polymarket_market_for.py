@@ -13,7 +13,7 @@ pytest.importorskip("py_clob_client_v2")
 from tests.fakes.polymarket_server import FakePolymarket  # noqa: E402
 from trading.brokers.base import BrokerUnavailable  # noqa: E402
 from trading.brokers.polymarket import PolymarketBroker, PolymarketCredentials  # noqa: E402
-from trading.models import Side, Signal  # noqa: E402
+from trading.domain.models import Side, Signal  # noqa: E402
 from trading.settings import BrokerConfig  # noqa: E402
 
 # made-up token ids of the real length; a float would keep ~17 of their digits

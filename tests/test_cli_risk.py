@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from trading.risk_ledger import RiskLedger
+from trading.records.risk_ledger import RiskLedger
 from warden.cli import app
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tests.test_exec_guarded import T0, Clock, agree, bar, entry, make_stack
 from trading.brokers.paper import PaperBroker
-from trading.models import Fill, Position, Side
+from trading.domain.models import Fill, Position, Side
 
 
 class FlakyFeed(PaperBroker):

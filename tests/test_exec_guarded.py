@@ -13,16 +13,16 @@ import pytest
 
 from trading.brokers.base import BrokerUnavailable
 from trading.brokers.paper import PaperBroker
-from trading.candles import Bar
-from trading.executor import GuardedExecutor
-from trading.journal import Journal
-from trading.learning_hooks import LearningHooks
-from trading.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, OrderStatus, OrderType, Side
-from trading.outcome_resolver import OutcomeResolver
-from trading.reason_codes import ReasonCode
-from trading.risk_ledger import RiskLedger
+from trading.market.candles import Bar
+from trading.execution.executor import GuardedExecutor
+from trading.records.journal import Journal
+from trading.records.learning_hooks import LearningHooks
+from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, OrderStatus, OrderType, Side
+from trading.execution.outcome_resolver import OutcomeResolver
+from trading.domain.reason_codes import ReasonCode
+from trading.records.risk_ledger import RiskLedger
 from trading.settings import GuardConfig
-from trading.telemetry import EventLog
+from trading.records.telemetry import EventLog
 
 T0 = datetime(2025, 12, 12, 14, 0, tzinfo=UTC)
 
@@ -345,7 +345,7 @@ def _make_read_only(path: Path) -> tuple[bool, callable]:
 
 
 def test_read_only_journal_fails_at_open_and_halts_entries(tmp_path: Path, caplog) -> None:  # noqa: ANN001
-    from trading.session import open_session
+    from trading.execution.session import open_session
     from trading.settings import Settings
 
     db = tmp_path / "journal" / "journal.db"
@@ -372,7 +372,7 @@ def test_read_only_journal_fails_at_open_and_halts_entries(tmp_path: Path, caplo
         assert brk.open_orders() == []
         # a position from before the journal broke can still be closed by the loop
         from trading.brokers.base import BracketRequest
-        from trading.models import Signal
+        from trading.domain.models import Signal
 
         brk.place_bracket(BracketRequest(trade_cycle_id="earlier", symbol="ES", side=Side.BUY, qty=1,
                                          stop_price=4900, target_price=5100))

@@ -10,8 +10,8 @@ import pytest
 
 from tests.test_exec_guarded import T0, Clock, agree, bar, entry, events_of, make_stack
 from trading.brokers.paper import PaperBroker
-from trading.models import Side
-from trading.reason_codes import ReasonCode
+from trading.domain.models import Side
+from trading.domain.reason_codes import ReasonCode
 
 
 class Killed(BaseException):

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trading.atomic import atomic_write_json
-from trading.contracts import multiplier_for, parse_ib_symbol, spec_for
-from trading.models import Fill
-from trading.pnl import dedupe_fills, open_position, round_trips
+from trading.records.atomic import atomic_write_json
+from trading.domain.contracts import multiplier_for, parse_ib_symbol, spec_for
+from trading.domain.models import Fill
+from trading.domain.pnl import dedupe_fills, open_position, round_trips
 from trading.settings import ConfigError, load_settings
-from trading.telemetry import EventLog, EventType
+from trading.records.telemetry import EventLog, EventType
 
 T0 = datetime(2025, 12, 12, 14, 53, tzinfo=UTC)
 
@@ -107,7 +107,7 @@ def test_settings_toml_unknown_key_fails(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_atomic_writer_leaves_no_partial_file_on_error(tmp_path: Path) -> None:
-    from trading.atomic import atomic_writer
+    from trading.records.atomic import atomic_writer
 
     p = tmp_path / "log.txt"
     p.write_text("old\n")

@@ -8,10 +8,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trading.contracts import multiplier_for
+from trading.domain.contracts import multiplier_for
 from trading.guards import BrokerSnapshot, GuardConfig, RiskState, evaluate
-from trading.models import Advisory, IntentKind, OrderIntent, Side
-from trading.risk_ledger import RiskLedger
+from trading.domain.models import Advisory, IntentKind, OrderIntent, Side
+from trading.records.risk_ledger import RiskLedger
 
 NOW = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
 symbols = st.sampled_from(["ESZ5", "MESH6", "NQZ5", "MNQM6"])

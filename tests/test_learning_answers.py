@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from agents.learning import LearningAnswer, answer_policy, compose
 from agents.llm import LLMUnavailable, OfflineReasoner
-from tools.sample_outcomes import write_samples
-from trading.reason_codes import ReasonCode
+from tools.samples.outcomes import write_samples
+from trading.domain.reason_codes import ReasonCode
 from warden.cli import app
 
 N = 320

@@ -9,8 +9,8 @@ import pytest
 import graphs.learning as gl
 from agents.learning import LearningContext
 from agents.llm import OfflineReasoner
-from tools.rag_store import RagStore, ingest_outcomes
-from tools.sample_outcomes import generate
+from tools.memory.store import RagStore, ingest_outcomes
+from tools.samples.outcomes import generate
 
 
 @pytest.fixture()

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tools.log_reader import LogFormatError, LogRules, detect_format, load_rules, read_log
-from tools.sample_logs import write_momentum_log, write_mytrader_log
+from tools.logs.reader import LogFormatError, LogRules, detect_format, load_rules, read_log
+from tools.samples.logs import write_momentum_log, write_mytrader_log
 
 SAMPLES = Path("/work/shared/formats/samples")
 
@@ -464,7 +464,7 @@ def test_shared_samples_parse_without_unknown_lines() -> None:
                  st.integers(0, 61), st.integers(0, 62)),
        st.sampled_from([",", ".", ""]), st.text(alphabet="0123456789x٣", max_size=8))
 def test_hand_timestamp_parser_agrees_with_strptime(parts: tuple[int, ...], sep: str, frac: str) -> None:
-    from tools.log_reader import LogReader
+    from tools.logs.reader import LogReader
 
     y, mo, d, h, mi, s = parts
     text = f"{y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}{sep}{frac}"
@@ -491,7 +491,7 @@ def test_hand_timestamp_parser_agrees_with_strptime(parts: tuple[int, ...], sep:
     (r"alpha (?P<a>\d+)|beta (?P<b>\d+)", ""), (r"x[|]y", "x"), (r"x\|y", "x|y"), (r"x(?:a|b)", "x"),
 ])
 def test_literal_prefix(src: str, prefix: str) -> None:
-    from tools.log_reader import _literal_prefix
+    from tools.logs.reader import _literal_prefix
 
     assert _literal_prefix(src) == prefix
 
@@ -658,7 +658,7 @@ def test_property_momentum_equals_reference(tmp_path: Path, picks: list[tuple[An
 def test_timestamp_formats_agree_with_strptime_on_edges(fmt: str) -> None:
     from dataclasses import replace
 
-    from tools.log_reader import LogReader
+    from tools.logs.reader import LogReader
 
     reader = LogReader(Path(__file__), replace(load_rules("mytrader"), timestamp_format=fmt))
     # fixed-width fields only: strptime also takes "7:05:09", the reader (like before) does not

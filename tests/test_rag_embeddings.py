@@ -18,7 +18,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
-from tools.text_embeddings import (
+from tools.memory.embeddings import (
     MINILM_FILES, TITAN_MODEL, EmbeddingUnavailable, HashingEmbedding, MiniLMEmbedding, TitanEmbedding, fetch_minilm,
     make_text_embedding, normalize_token,
 )

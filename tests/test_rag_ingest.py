@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from agents.llm import LLMUnavailable, OfflineReasoner
 from agents.memory_ingestion import DocumentCard, card_policy, chunks, describe_document, ingest_paths, \
     journal_outcomes
-from tools.rag_store import RagStore
-from tools.sample_outcomes import write_samples
+from tools.memory.store import RagStore
+from tools.samples.outcomes import write_samples
 from warden.cli import app
 
 POSTMORTEM = """# Postmortem – 2025-12-12 ES Loss
@@ -186,8 +186,8 @@ def test_cli_ingest_plain_then_json(tmp_path: Path) -> None:
 
 
 def test_live_loop_buffer_batches_table_rows_and_loses_none(tmp_path: Path) -> None:
-    from tools.rag_store import OutcomeIngestBuffer, ingest_outcomes
-    from tools.sample_outcomes import generate
+    from tools.memory.store import OutcomeIngestBuffer, ingest_outcomes
+    from tools.samples.outcomes import generate
 
     outs = [o for o, _snap in generate(n=5, seed=3)]
     store = RagStore.open(tmp_path)

@@ -18,13 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import tools.rag_store as rs
-from tools.outcomes_table import OutcomesTable
-from tools.rag_store import CycleFilter, EmbeddingMismatch, ExplicitVectors, RagStore, StoreError, ingest_outcome, \
+import tools.memory.store as rs
+from tools.memory.outcomes_table import OutcomesTable
+from tools.memory.store import CycleFilter, EmbeddingMismatch, ExplicitVectors, RagStore, StoreError, ingest_outcome, \
     ingest_outcomes
-from tools.sample_outcomes import generate
-from tools.situation_vectors import outcome_vector
-from tools.text_embeddings import HashingEmbedding
+from tools.samples.outcomes import generate
+from tools.memory.situations import outcome_vector
+from tools.memory.embeddings import HashingEmbedding
 
 N = 300
 _ONNX_CACHE = Path.home() / ".cache" / "chroma" / "onnx_models"
@@ -44,7 +44,7 @@ def built(tmp_path_factory: pytest.TempPathFactory):
 
 def _brute(outs, vecs, q, flt: CycleFilter, k: int) -> list[float]:
     """Cosine distances of the k nearest outcomes passing the filter (the NumPy baseline)."""
-    from tools.rag_store import cycle_metadata
+    from tools.memory.store import cycle_metadata
 
     keep = [i for i, o in enumerate(outs) if flt.matches(cycle_metadata(o, ""))]
     if not keep:
@@ -189,7 +189,7 @@ def test_numeric_collections_never_embed_text() -> None:
 
 
 def test_table_upsert_is_atomic_and_keyed(tmp_path: Path) -> None:
-    from tools.outcomes_table import outcome_row
+    from tools.memory.outcomes_table import outcome_row
 
     outs = [o for o, _ in generate(5, seed=2)]
     t = OutcomesTable(tmp_path / "t.parquet")
@@ -259,7 +259,7 @@ def test_no_model_download_happened() -> None:
 
 
 def test_vector_file_upserts_by_id_and_ignores_another_layout(tmp_path: Path) -> None:
-    from tools.outcomes_table import VectorFile
+    from tools.memory.outcomes_table import VectorFile
 
     vf = VectorFile(tmp_path / "v.parquet", layout="test-v1-3", dim=3)
     assert vf.load() is None

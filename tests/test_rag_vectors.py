@@ -8,12 +8,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.sample_outcomes import generate
-from tools.situation_vectors import (
+from tools.samples.outcomes import generate
+from tools.memory.situations import (
     REASON_SLOTS, SITUATION_DIM, SNAPSHOT_DIM, Situation, asset_of, outcome_vector, regime_labels, situation_vector,
     snapshot_vector,
 )
-from trading.reason_codes import ReasonCode
+from trading.domain.reason_codes import ReasonCode
 
 
 def _sample(n: int = 20):
@@ -76,7 +76,7 @@ def test_situation_changes_move_the_vector() -> None:
 
 
 def test_learning_hook_feature_names_are_read() -> None:
-    """trading.learning_hooks writes ret_pct/vol_pct/efficiency: they must count like ret_60/volatility."""
+    """trading.records.learning_hooks writes ret_pct/vol_pct/efficiency: they must count like ret_60/volatility."""
     t = datetime(2026, 1, 5, 15, tzinfo=UTC)
     a = Situation(symbol="ES", venue="ib", side="BUY", opened_at=t, features={"ret_60": 0.01, "volatility": 0.003})
     b = Situation(symbol="ES", venue="ib", side="BUY", opened_at=t, features={"ret_pct": 1.0, "vol_pct": 0.3})

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tools.replay import replay_log
-from tools.sample_logs import write_momentum_log, write_mytrader_log
+from tools.logs.replay import replay_log
+from tools.samples.logs import write_momentum_log, write_mytrader_log
 from trading.settings import GuardConfig
 from warden.cli import app, main
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools import ml_calibration as cal
+from tools.review import ml_calibration as cal
 
 REF = Path(__file__).resolve().parents[2] / "shared" / "data" / "D_reference_values" / "reference_values.json"
 

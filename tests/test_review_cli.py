@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tools.demo_bundles import write_es_bundle
+from tools.samples.demo_bundles import write_es_bundle
 from warden.cli import app
 from warden.errors import UserError
 

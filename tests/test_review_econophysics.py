@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools import econophysics as econ
+from tools.review import econophysics as econ
 
 BROWN72 = Path(__file__).resolve().parents[2] / "shared" / "data" / "D_reference_values" / "brown72.csv"
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tools.demo_bundles import write_polymarket_bundle
-from tools.incident_report import OUTCOME_COLUMNS, SECTIONS, TEAMS, TIMELINE_COLUMNS
+from tools.samples.demo_bundles import write_polymarket_bundle
+from tools.review.report import OUTCOME_COLUMNS, SECTIONS, TEAMS, TIMELINE_COLUMNS
 
 POLY_DEMO = {"OUTCOME_RECORDING_FAILED", "DRAWDOWN_PEAK_RESET", "DRAWDOWN_HALT_MISSED", "LOSS_STREAK_UNTRACKED",
              "SWALLOWED_EXCEPTIONS", "OVERTRADING"}
@@ -138,7 +138,7 @@ def test_a_bundle_with_only_a_log_still_gets_a_review(bundle: Path, tmp_path: Pa
 
 def test_a_failing_tool_is_reported_not_fatal(bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from graphs.incident import run_review
-    from tools import sre_review
+    from tools.review import sre as sre_review
 
     def boom(fx: Any) -> Any:
         raise RuntimeError("disk exploded")
@@ -154,8 +154,8 @@ def test_a_failing_tool_is_reported_not_fatal(bundle: Path, tmp_path: Path, monk
 def test_ungrounded_numbers_from_a_reasoner_are_flagged(bundle: Path, tmp_path: Path) -> None:
     from agents.review import sre
     from agents.review.base import ReviewContext, run_team
-    from tools.bundle import load_bundle
-    from tools.forensics import run_forensics
+    from tools.logs.bundle import load_bundle
+    from tools.review.forensics import run_forensics
     from trading.settings import load_settings
 
     class Chatty:
@@ -163,7 +163,7 @@ def test_ungrounded_numbers_from_a_reasoner_are_flagged(bundle: Path, tmp_path: 
 
         def reason(self, role, prompt, evidence, schema, policy, cycle_id=None):  # noqa: ANN001, ANN201
             rep = policy(evidence)
-            from tools.incident_report import Status
+            from tools.review.report import Status
 
             self_approved = [r.model_copy(update={"status": Status.approved, "approved_by": "the model"})
                              for r in rep.recommendations]
@@ -201,8 +201,8 @@ class _Gamma(BaseHTTPRequestHandler):
 
 def test_outcomes_from_the_polymarket_api_when_nothing_else_resolves(bundle: Path, tmp_path: Path) -> None:
     from graphs.incident import _api_resolver
-    from tools.bundle import load_bundle
-    from tools.forensics import run_forensics
+    from tools.logs.bundle import load_bundle
+    from tools.review.forensics import run_forensics
 
     b = tmp_path / "b"
     b.mkdir()

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from trading.reason_codes import ReasonCode
-from trading.risk_ledger import RiskLedger
+from trading.domain.reason_codes import ReasonCode
+from trading.records.risk_ledger import RiskLedger
 from trading.settings import GuardConfig
 
 T0 = datetime(2026, 1, 15, 0, 0, tzinfo=UTC)

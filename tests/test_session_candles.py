@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from trading.candles import CandleFormatError, read_candles
+from trading.market.candles import CandleFormatError, read_candles
 
 T0 = datetime(2025, 12, 12, 14, 0, tzinfo=UTC)
 

@@ -12,14 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from trading.brokers.paper import PaperBroker
-from trading.candles import Bar, read_candles
-from trading.journal import Journal
-from trading.models import Advisory, AdvisoryAction, Side, Signal
-from trading.outcome_schema import HistorySnapshot, TradeOutcome
-from trading.session import make_broker, open_session, rule_advisor
+from trading.market.candles import Bar, read_candles
+from trading.records.journal import Journal
+from trading.domain.models import Advisory, AdvisoryAction, Side, Signal
+from trading.records.outcome_schema import HistorySnapshot, TradeOutcome
+from trading.execution.session import make_broker, open_session, rule_advisor
 from trading.settings import Settings
-from tools.sample_candles import candle_rows
-from trading.signals import BreakoutSignals, SignalContext, SignalLoadError, load_signal_source
+from tools.samples.candles import candle_rows
+from trading.market.signals import BreakoutSignals, SignalContext, SignalLoadError, load_signal_source
 
 def make_rows(n: int, seed: int, start: float = 5000.0) -> list[tuple]:
     """Synthetic ES-like 1-minute bars: trending and flat regimes of 100 bars, on the 0.25 tick grid."""
@@ -238,7 +238,7 @@ def test_advisor_failure_fails_closed(tmp_path: Path) -> None:
 
 
 def test_rule_advisor_waits_without_levels_or_on_a_spike() -> None:
-    from trading.session import AdvisorContext
+    from trading.execution.session import AdvisorContext
 
     now = datetime(2025, 1, 1, tzinfo=UTC)
     calm = _trend_bars(60)
@@ -332,7 +332,7 @@ def test_binary_window_through_the_loop_is_resolved_from_candles(tmp_path: Path)
 
 
 def test_make_broker_builds_paper_and_says_clearly_when_an_adapter_is_missing(monkeypatch) -> None:  # noqa: ANN001
-    from trading.session import BrokerSetupError
+    from trading.execution.session import BrokerSetupError
 
     s = Settings(broker={"starting_cash": 5000, "commission_per_contract": 1.5, "slippage_ticks": 2})
     p = make_broker("paper", s)

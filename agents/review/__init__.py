@@ -2,7 +2,7 @@
 
 Each team module holds its prompt, its evidence gathering (tool calls), its offline policy (the
 explicit rules the offline reasoner applies) and ``run(ctx) -> TeamReport``. The output schema is
-``tools.incident_report.TeamReport``; root causes and metrics always come from the tools.
+``tools.review.report.TeamReport``; root causes and metrics always come from the tools.
 """
 from agents.review import econophysics, forensics, ml_strategy, risk, software, sre, strategy
 

@@ -23,8 +23,8 @@ from pydantic import BaseModel
 
 from agents.grounding import NumberPool, ungrounded_numbers
 from agents.llm import LLMUnavailable, Reasoner
-from tools.forensics import Forensics
-from tools.incident_report import (
+from tools.review.forensics import Forensics
+from tools.review.report import (
     TEAM_TITLES, Answer, ChangeType, Finding, NotRun, Recommendation, RootCause, TeamReport, fmt_ts,
 )
 from trading.settings import GuardConfig, Settings

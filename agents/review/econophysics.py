@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from agents.review.base import ReportBuilder, ReviewContext, base_evidence, not_run, run_team, trim
-from tools import econophysics as econ
-from tools import incident_plots
-from tools.incident_report import ChangeType, NotRun, Recommendation, TeamReport
+from tools.review import econophysics as econ
+from tools.review import plots as incident_plots
+from tools.review.report import ChangeType, NotRun, Recommendation, TeamReport
 
 TEAM = "econophysics"
 PROMPT = """You are the Econophysicist of an incident review. From the evidence only (volatility estimators,

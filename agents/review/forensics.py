@@ -1,6 +1,6 @@
 """Data Forensics team (seed 001: Data Archaeologist, Database Analyst, Log Parser).
 
-Runs first: its reconstruction (tools.forensics) unblocks every other team. Offline policy: report the
+Runs first: its reconstruction (tools.review.forensics) unblocks every other team. Offline policy: report the
 reconstructed record by source, the recording failure with its error signature and likely cause
 (labelled a hypothesis), what stays unresolved, and the catalogue fixes for each detected root cause.
 """
@@ -12,8 +12,8 @@ from typing import Any
 from agents.review.base import (
     ReportBuilder, ReviewContext, base_evidence, detections, not_run, recommend, run_team, trim,
 )
-from tools import forensics as ftool
-from tools.incident_report import TeamReport
+from tools.review import forensics as ftool
+from tools.review.report import TeamReport
 
 TEAM = "forensics"
 PROMPT = """You are the Data Archaeologist leading the Data Forensics team of an incident review.

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from agents.review.base import ReportBuilder, ReviewContext, base_evidence, detections, recommend, run_team
-from tools import incident_plots
-from tools import ml_calibration as cal
-from tools.incident_report import NotRun, RootCause, RootCauseCode, TeamReport
+from tools.review import plots as incident_plots
+from tools.review import ml_calibration as cal
+from tools.review.report import NotRun, RootCause, RootCauseCode, TeamReport
 
 TEAM = "ml_strategy"
 PROMPT = """You are the Machine Learning Strategist of an incident review. From the evidence only (Brier score,

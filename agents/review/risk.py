@@ -14,9 +14,9 @@ from typing import Any
 from agents.review.base import (
     ReportBuilder, ReviewContext, base_evidence, detections, not_run, recommend, run_team, trim,
 )
-from tools import incident_plots
-from tools import risk_review as rtool
-from tools.incident_report import ChangeType, NotRun, Recommendation, TeamReport
+from tools.review import plots as incident_plots
+from tools.review import risk as rtool
+from tools.review.report import ChangeType, NotRun, Recommendation, TeamReport
 
 TEAM = "risk"
 PROMPT = """You are the Risk Manager of an incident review. Assume the worst where outcomes are unknown.

@@ -13,8 +13,9 @@ from typing import Any
 from agents.review.base import (
     ReportBuilder, ReviewContext, base_evidence, detections, not_run, recommend, run_team, trim,
 )
-from tools import risk_review, software_review
-from tools.incident_report import TeamReport
+from tools.review import risk as risk_review
+from tools.review import software as software_review
+from tools.review.report import TeamReport
 
 TEAM = "software"
 PROMPT = """You are the Software Architect of an incident review. From the evidence only (error signatures,

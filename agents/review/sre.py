@@ -12,8 +12,8 @@ from typing import Any
 from agents.review.base import (
     ReportBuilder, ReviewContext, base_evidence, detections, not_run, recommend, run_team, trim,
 )
-from tools import sre_review
-from tools.incident_report import TeamReport
+from tools.review import sre as sre_review
+from tools.review.report import TeamReport
 
 TEAM = "sre"
 PROMPT = """You are the Site Reliability Engineer of an incident review. From the evidence only (starts, stops

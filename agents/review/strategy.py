@@ -13,8 +13,8 @@ from agents.review.base import (
     ReportBuilder, ReviewContext, base_evidence, detections, not_run, recommend, run_team, trim,
 )
 from agents.review.econophysics import analyze as econ_analyze
-from tools import strategy_review
-from tools.incident_report import ChangeType, Recommendation, TeamReport
+from tools.review import strategy as strategy_review
+from tools.review.report import ChangeType, Recommendation, TeamReport
 
 TEAM = "strategy"
 MAX_PER_HOUR = 4        # one entry per 15-minute window, the market's own rhythm

@@ -14,7 +14,7 @@ from typing import Any
 
 from agents.llm import LLMUnavailable, Reasoner
 from agents.review.base import grounding_flags, jsonable
-from tools.incident_report import (
+from tools.review.report import (
     CODE_ORDER, Finding, FinalReport, NotRun, PlanStep, Recommendation, RootCause, RootCauseCode, Status,
     SuccessMetric, TeamReport,
 )

@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from trading.models import Fill, Order, Position, Side
+from trading.domain.models import Fill, Order, Position, Side
 
 
 class BrokerUnavailable(RuntimeError):

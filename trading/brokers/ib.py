@@ -11,7 +11,7 @@ IB quirks handled here:
 - A commission report arrives after its execution; a fill is emitted once, with its commission,
   or without it after ``commission_grace_s`` (logged), since fills are de-duplicated on exec id.
 - ``realizedPNL`` in a commission report can rest on a stale average cost; it is kept as
-  ``broker_realized_pnl`` and PnL is computed from fills (trading.pnl).
+  ``broker_realized_pnl`` and PnL is computed from fills (trading.domain.pnl).
 """
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ from trading.brokers.base import (
     BrokerUnavailable,
     ReduceOnlyViolation,
 )
-from trading.contracts import parse_ib_symbol, spec_for
-from trading.models import Fill, Order, OrderStatus, OrderType, Position, Side
-from trading.pnl import RoundTrip, round_trips
+from trading.domain.contracts import parse_ib_symbol, spec_for
+from trading.domain.models import Fill, Order, OrderStatus, OrderType, Position, Side
+from trading.domain.pnl import RoundTrip, round_trips
 from trading.settings import BrokerConfig
 
 log = logging.getLogger(__name__)

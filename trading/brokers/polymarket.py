@@ -64,7 +64,7 @@ from trading.brokers.polymarket_data import (
     PolymarketResolutionSource,
     token_id_str,
 )
-from trading.models import Fill, Order, OrderStatus, OrderType, Position, Side, Signal
+from trading.domain.models import Fill, Order, OrderStatus, OrderType, Position, Side, Signal
 from trading.settings import BrokerConfig
 
 log = logging.getLogger(__name__)

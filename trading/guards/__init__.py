@@ -16,8 +16,8 @@ from trading.guards.inputs import BrokerSnapshot, RiskState
 from trading.guards.limits import check_exposure, check_pace
 from trading.guards.reduce_only import check_reduce_only
 from trading.guards.verdict import CheckResult, GuardVerdict
-from trading.models import Advisory, IntentKind, OrderIntent, utcnow
-from trading.reason_codes import NON_BLOCKING, ReasonCode
+from trading.domain.models import Advisory, IntentKind, OrderIntent, utcnow
+from trading.domain.reason_codes import NON_BLOCKING, ReasonCode
 from trading.settings import GuardConfig
 
 __all__ = ["BrokerSnapshot", "RiskState", "GuardVerdict", "GuardConfig", "evaluate", "worst_case_loss"]

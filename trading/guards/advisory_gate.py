@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from trading.guards.verdict import CheckResult
-from trading.models import Advisory, AdvisoryAction, OrderIntent
-from trading.reason_codes import ReasonCode
+from trading.domain.models import Advisory, AdvisoryAction, OrderIntent
+from trading.domain.reason_codes import ReasonCode
 from trading.settings import GuardConfig
 
 

@@ -1,10 +1,10 @@
 """Entry guard: protective levels present, on the right side, and a worst-case loss under the cap."""
 from __future__ import annotations
 
-from trading.contracts import spec_for
+from trading.domain.contracts import spec_for
 from trading.guards.verdict import CheckResult
-from trading.models import OrderIntent, Side
-from trading.reason_codes import ReasonCode
+from trading.domain.models import OrderIntent, Side
+from trading.domain.reason_codes import ReasonCode
 
 
 def worst_case_loss(intent: OrderIntent, entry_price: float, qty: float | None = None) -> float:

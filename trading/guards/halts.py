@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from trading.guards.inputs import RiskState
 from trading.guards.verdict import CheckResult
-from trading.reason_codes import ReasonCode
+from trading.domain.reason_codes import ReasonCode
 from trading.settings import GuardConfig
 
 

@@ -5,8 +5,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trading.models import utcnow
-from trading.reason_codes import ReasonCode
+from trading.domain.models import utcnow
+from trading.domain.reason_codes import ReasonCode
 
 
 class BrokerSnapshot(BaseModel):
@@ -29,7 +29,7 @@ class BrokerSnapshot(BaseModel):
 
 
 class RiskState(BaseModel):
-    """The persisted risk ledger folded to now (see ``trading.risk_ledger``)."""
+    """The persisted risk ledger folded to now (see ``trading.records.risk_ledger``)."""
     model_config = ConfigDict(extra="forbid")
 
     equity: float | None = None

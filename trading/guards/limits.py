@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 from trading.guards.inputs import RiskState
 from trading.guards.verdict import CheckResult
-from trading.models import OrderIntent
-from trading.reason_codes import ReasonCode
+from trading.domain.models import OrderIntent
+from trading.domain.reason_codes import ReasonCode
 from trading.settings import GuardConfig
 
 

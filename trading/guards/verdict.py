@@ -5,8 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from trading.models import IntentKind, OrderIntent
-from trading.reason_codes import NON_BLOCKING, ReasonCode
+from trading.domain.models import IntentKind, OrderIntent
+from trading.domain.reason_codes import NON_BLOCKING, ReasonCode
 
 
 class CheckResult(BaseModel):

@@ -26,7 +26,7 @@ def demo(
     from rich.console import Console
 
     from graphs.incident import run_review
-    from tools.demo_bundles import write_es_bundle, write_polymarket_bundle
+    from tools.samples.demo_bundles import write_es_bundle, write_polymarket_bundle
 
     t0 = time.perf_counter()
     out = Path(out)

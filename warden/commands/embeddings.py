@@ -21,7 +21,7 @@ def fetch(
                                                           "pinned SHA-256 all the same.")] = None,
 ) -> None:
     """Download Chroma's ONNX all-MiniLM-L6-v2 once (needs a network), verify it, unpack it."""
-    from tools.text_embeddings import MINILM_URL, EmbeddingUnavailable, fetch_minilm
+    from tools.memory.embeddings import MINILM_URL, EmbeddingUnavailable, fetch_minilm
 
     try:
         path = fetch_minilm(dest, url or MINILM_URL)
@@ -37,8 +37,8 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR, json_out: Json = False) -> None
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    from tools.rag_store import EMBEDDING_KEY
-    from tools.text_embeddings import MiniLMEmbedding
+    from tools.memory.store import EMBEDDING_KEY
+    from tools.memory.embeddings import MiniLMEmbedding
     from trading.settings import load_settings
 
     settings = load_settings(data_dir=data_dir)

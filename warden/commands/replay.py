@@ -117,8 +117,8 @@ def replay(
     = None,
 ) -> None:
     """Rebuild what the bot knew at each order and run today's guards on it (dry run, nothing is sent)."""
-    from tools.log_reader import LogFormatError
-    from tools.replay import ReplayError, order_json, replay_log, trip_json
+    from tools.logs.reader import LogFormatError
+    from tools.logs.replay import ReplayError, order_json, replay_log, trip_json
     from trading.settings import load_settings
 
     if sum((order_id is not None, all_orders, trades)) != 1:

@@ -155,7 +155,7 @@ def review(
     json_out: Json = False,
 ) -> None:
     """Review an incident bundle with the seven teams and write the final report."""
-    from tools.bundle import BundleError, load_bundle
+    from tools.logs.bundle import BundleError, load_bundle
 
     if resume is None:
         if bundle is None:

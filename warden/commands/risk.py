@@ -17,7 +17,7 @@ Note = Annotated[str, typer.Option("--note", help="Why (recorded in the ledger).
 
 
 def _ledger(data_dir):  # noqa: ANN001, ANN202
-    from trading.risk_ledger import RiskLedger
+    from trading.records.risk_ledger import RiskLedger
     from trading.settings import load_settings
 
     return RiskLedger(data_dir / "risk" / "ledger.jsonl", load_settings().guards)
@@ -50,7 +50,7 @@ def reset_peak(operator: Operator, note: Note, data_dir: DataDir = DEFAULT_DATA_
 def clear_halt(operator: Operator, note: Note, data_dir: DataDir = DEFAULT_DATA_DIR,
                code: Annotated[str | None, typer.Option(help="Clear only this reason code.")] = None) -> None:
     """Clear a latched halt (drawdown, reconcile, journal, operator); logged with operator and note."""
-    from trading.reason_codes import ReasonCode
+    from trading.domain.reason_codes import ReasonCode
     from warden.errors import UserError
 
     try:

@@ -92,11 +92,11 @@ def run(
     """
     import logging
 
-    from trading.candles import CandleFormatError, read_candles
-    from trading.journal import JournalError
-    from trading.session import BrokerSetupError, make_broker, open_session
+    from trading.market.candles import CandleFormatError, read_candles
+    from trading.records.journal import JournalError
+    from trading.execution.session import BrokerSetupError, make_broker, open_session
     from trading.settings import load_settings
-    from trading.signals import SignalLoadError, load_signal_source
+    from trading.market.signals import SignalLoadError, load_signal_source
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     settings = load_settings(data_dir=data_dir)
@@ -111,7 +111,7 @@ def run(
     adv = _load_advisor(advisor, llm, settings)
     if broker is not BrokerChoice.polymarket:      # a Polymarket run names the asset; the adapter picks the share
         try:
-            from trading.contracts import spec_for
+            from trading.domain.contracts import spec_for
 
             spec_for(symbol)
         except ValueError as exc:

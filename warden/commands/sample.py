@@ -22,7 +22,7 @@ def sample_log(
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same bytes.")] = 0,
 ) -> None:
     """Write a sample log to try `warden replay` on (no real data involved)."""
-    from tools.sample_logs import write_momentum_log, write_mytrader_log
+    from tools.samples.logs import write_momentum_log, write_mytrader_log
 
     if out.exists() and out.is_dir():
         raise UserError(f"{out} is a directory")

@@ -14,7 +14,7 @@ def sample_candles(
     price: Annotated[float, typer.Option("--price", min=1.0, help="Starting price.")] = 5000.0,
 ) -> None:
     """Write deterministic ES-like 1-minute candles (trend and range regimes) to OUT."""
-    from tools.sample_candles import write_candles_csv
+    from tools.samples.candles import write_candles_csv
 
     p = write_candles_csv(out, n=bars, seed=seed, start_price=price)
     print(f"wrote {bars} bars to {p}")

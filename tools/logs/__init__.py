@@ -1,0 +1,1 @@
+"""Reading bots' logs: rule files, streaming readers, records, bundles and replay."""

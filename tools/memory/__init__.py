@@ -1,0 +1,1 @@
+"""The learning memory: Chroma store, embeddings, situation vectors, outcomes table, questions."""

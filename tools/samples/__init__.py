@@ -1,0 +1,1 @@
+"""Deterministic synthetic inputs: demo bundles, sample logs, candles and outcomes."""

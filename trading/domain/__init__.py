@@ -1,0 +1,1 @@
+"""Domain types: orders, positions, contracts, reason codes and PnL from fills."""

@@ -1,0 +1,1 @@
+"""The money path: guarded executor, order tracking, reconciliation, the live session."""

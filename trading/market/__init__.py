@@ -1,0 +1,1 @@
+"""Market data in: candle files and the signal sources that read them."""

@@ -1,0 +1,1 @@
+"""What the money path writes down: journal, risk ledger, telemetry, outcome files."""
