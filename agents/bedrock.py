@@ -22,8 +22,8 @@ from agents.llm import SEAM_FIELDS, LLMUnavailable, ground, telemetry_path
 from agents.llm_budget import BudgetExceeded, LLMBudget
 from agents.prompt_safety import SYSTEM_RULES, build_user_message
 from trading.domain.reason_codes import ReasonCode
-from trading.settings import LLMConfig
 from trading.records.telemetry import EventLog, EventType
+from trading.settings import LLMConfig
 
 log = logging.getLogger(__name__)
 

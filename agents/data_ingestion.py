@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trading.market.candles import Bar
 from trading.domain.contracts import multiplier_for
+from trading.market.candles import Bar
 from trading.records.learning_hooks import regime_of
 
 WINDOW = 30

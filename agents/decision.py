@@ -155,8 +155,8 @@ class RagSimilarCycles:
         return self._rows[1]
 
     def __call__(self, features: MarketFeatures, signal: Signal) -> list[dict[str, Any]]:
-        from tools.memory.store import CycleFilter
         from tools.memory.situations import asset_of, situation_vector
+        from tools.memory.store import CycleFilter
 
         now = signal.ts
         vec = situation_vector(live_situation(signal, features, self.venue, now))

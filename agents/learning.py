@@ -43,11 +43,18 @@ from pydantic import BaseModel, Field
 
 from agents.grounding import ungrounded_numbers
 from agents.llm import LLMUnavailable, Reasoner, get_reasoner
-from tools.memory.questions import (
-    MAX_CITED_TEXT, METRIC_LABEL, NumericQuery, QueryFilter, QueryResult, money, pct, run_query,
-)
-from tools.memory.outcomes_table import OutcomesTable
 from tools.memory.embeddings import normalize_token
+from tools.memory.outcomes_table import OutcomesTable
+from tools.memory.questions import (
+    MAX_CITED_TEXT,
+    METRIC_LABEL,
+    NumericQuery,
+    QueryFilter,
+    QueryResult,
+    money,
+    pct,
+    run_query,
+)
 from trading.domain.reason_codes import ReasonCode
 
 log = logging.getLogger(__name__)

@@ -82,7 +82,7 @@ def ground(result: T, evidence: Mapping[str, Any], role: str, reasoner: str, cyc
     if "ungrounded_numbers" in fields:
         update["ungrounded_numbers"] = flags
     if flags and "reason_codes" in fields:
-        codes = list(getattr(result, "reason_codes") or [])
+        codes = list(result.reason_codes or [])
         if ReasonCode.NUMBER_UNGROUNDED not in codes:
             update["reason_codes"] = codes + [ReasonCode.NUMBER_UNGROUNDED]
     if flags:

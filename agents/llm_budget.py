@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from agents.llm import LLMUnavailable
-from trading.records.atomic import append_line
 from trading.domain.models import utcnow
+from trading.records.atomic import append_line
 from trading.settings import LLMConfig
 
 log = logging.getLogger(__name__)

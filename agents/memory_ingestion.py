@@ -33,8 +33,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agents.llm import LLMUnavailable, Reasoner
 from tools.memory.store import IngestCounts, RagStore, ingest_outcomes, ingest_snapshots
+from trading.domain.models import Side, Signal
 from trading.records.atomic import atomic_write_json
-from trading.domain.models import Signal, Side
 from trading.records.outcome_schema import SCHEMA_VERSION, HistorySnapshot, TradeOutcome
 
 log = logging.getLogger(__name__)

@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from trading.domain.pnl import dedupe_fills
 from trading.records.journal import Journal
 from trading.records.learning_hooks import LearningHooks
 from trading.records.outcome_schema import HistorySnapshot, TradeOutcome
-from trading.domain.pnl import dedupe_fills
 from trading.records.telemetry import EventLog, EventType
 
 log = logging.getLogger(__name__)

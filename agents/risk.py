@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.llm import LLMUnavailable, Reasoner
-from trading.guards import BrokerSnapshot, GuardConfig, GuardVerdict, RiskState, evaluate
 from trading.domain.models import Advisory, OrderIntent
+from trading.guards import BrokerSnapshot, GuardConfig, GuardVerdict, RiskState, evaluate
 
 log = logging.getLogger(__name__)
 

@@ -38,9 +38,9 @@ from agents.outcome_recorder import OutcomeRecorder  # noqa: E402
 from graphs.advisory import NODES, AdvisoryGraph, decision, execute, ingest, record, risk  # noqa: E402
 from graphs.advisory_state import AdvisoryContext  # noqa: E402
 from trading.brokers.paper import PaperBroker  # noqa: E402
-from trading.market.candles import Bar  # noqa: E402
 from trading.domain.models import Side, Signal, new_cycle_id  # noqa: E402
 from trading.execution.session import open_session  # noqa: E402
+from trading.market.candles import Bar  # noqa: E402
 from trading.settings import load_settings  # noqa: E402
 
 SYM = "ESZ5"

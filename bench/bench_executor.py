@@ -20,15 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from trading.brokers.base import BracketRequest  # noqa: E402
 from trading.brokers.paper import PaperBroker  # noqa: E402
-from trading.market.candles import Bar, read_candles  # noqa: E402
-from trading.execution.executor import GuardedExecutor  # noqa: E402
-from trading.records.journal import Journal  # noqa: E402
 from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Side  # noqa: E402
-from trading.records.risk_ledger import RiskLedger  # noqa: E402
+from trading.execution.executor import GuardedExecutor  # noqa: E402
 from trading.execution.session import open_session  # noqa: E402
-from trading.settings import GuardConfig, Settings  # noqa: E402
+from trading.market.candles import Bar, read_candles  # noqa: E402
 from trading.market.signals import BreakoutSignals, SignalContext  # noqa: E402
+from trading.records.journal import Journal  # noqa: E402
+from trading.records.risk_ledger import RiskLedger  # noqa: E402
 from trading.records.telemetry import EventLog  # noqa: E402
+from trading.settings import GuardConfig, Settings  # noqa: E402
 
 T0 = datetime(2025, 12, 1, 14, 30, tzinfo=UTC)
 

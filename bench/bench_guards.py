@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trading.guards import BrokerSnapshot, GuardConfig, RiskState, evaluate  # noqa: E402
 from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Side  # noqa: E402
+from trading.guards import BrokerSnapshot, GuardConfig, RiskState, evaluate  # noqa: E402
 
 
 def _cases(now: datetime) -> list[tuple[str, dict, BrokerSnapshot, Advisory | None]]:

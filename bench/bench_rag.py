@@ -32,9 +32,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+from tools.memory.situations import asset_of, outcome_vector  # noqa: E402
 from tools.memory.store import CycleFilter, RagStore, cycle_metadata, ingest_outcomes  # noqa: E402
 from tools.samples.outcomes import generate  # noqa: E402
-from tools.memory.situations import asset_of, outcome_vector  # noqa: E402
 
 
 def pct(xs: list[float], q: float) -> float:

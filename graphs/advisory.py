@@ -35,9 +35,9 @@ from agents.data_ingestion import compute_features
 from agents.decision import decide
 from agents.risk import assess, explain
 from graphs.advisory_state import AdvisoryContext, AdvisoryState, GuardedDecision
-from trading.guards import BrokerSnapshot, GuardVerdict, RiskState
 from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Signal, new_cycle_id
 from trading.domain.reason_codes import ReasonCode
+from trading.guards import BrokerSnapshot, GuardVerdict, RiskState
 from trading.records.telemetry import EventType
 
 log = logging.getLogger(__name__)

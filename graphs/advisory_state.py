@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 from agents.decision import SimilarCycles
 from agents.llm import OfflineReasoner, Reasoner
 from agents.outcome_recorder import OutcomeRecorder
-from trading.guards import BrokerSnapshot, GuardConfig, RiskState
 from trading.domain.models import Advisory, IntentKind, OrderIntent, utcnow
 from trading.domain.reason_codes import ReasonCode
+from trading.guards import BrokerSnapshot, GuardConfig, RiskState
 from trading.records.telemetry import EventLog
 
 

@@ -38,7 +38,15 @@ from agents.review.base import ReviewContext, jsonable
 from tools.logs.bundle import load_bundle
 from tools.review.forensics import Forensics, run_forensics
 from tools.review.report import (
-    OUTCOME_COLUMNS, TEAMS, TIMELINE_COLUMNS, FinalReport, Status, TeamReport, fmt_ts, write_csv, write_review,
+    OUTCOME_COLUMNS,
+    TEAMS,
+    TIMELINE_COLUMNS,
+    FinalReport,
+    Status,
+    TeamReport,
+    fmt_ts,
+    write_csv,
+    write_review,
 )
 from trading.settings import Settings, load_settings
 

@@ -36,7 +36,7 @@ def _ctx(runtime: Runtime[LearningContext] | None) -> LearningContext:
     ctx = getattr(runtime, "context", None)
     if isinstance(ctx, LearningContext):
         return ctx
-    from trading.settings import load_settings    # a LangGraph server: configuration from settings
+    from trading.settings import load_settings  # a LangGraph server: configuration from settings
 
     settings = load_settings()
     return LearningContext(data_dir=settings.data_dir, settings=settings, llm=settings.llm.provider)

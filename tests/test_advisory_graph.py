@@ -20,13 +20,13 @@ from agents.outcome_recorder import OutcomeRecorder
 from graphs.advisory import AdvisoryGraph, GraphCycleRunner, LiveDisplay, advise, derive_intent_kind, graph
 from graphs.advisory_state import AdvisoryContext, GuardedDecision
 from trading.brokers.paper import PaperBroker
-from trading.market.candles import Bar
-from trading.guards import BrokerSnapshot, RiskState
 from trading.domain.models import AdvisoryAction, IntentKind, Side, Signal
 from trading.domain.reason_codes import ReasonCode
 from trading.execution.session import AdvisorContext, open_session
-from trading.settings import LLMConfig, load_settings
+from trading.guards import BrokerSnapshot, RiskState
+from trading.market.candles import Bar
 from trading.records.telemetry import EventLog
+from trading.settings import LLMConfig, load_settings
 
 T0 = datetime(2025, 12, 12, 14, 0, tzinfo=UTC)
 SYM = "ESZ5"

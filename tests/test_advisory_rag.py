@@ -10,11 +10,11 @@ from agents.data_ingestion import compute_features
 from agents.decision import RagSimilarCycles, decision_evidence, decision_policy
 from agents.grounding import ungrounded_numbers
 from graphs.advisory import open_memory
+from tools.memory.situations import asset_of
 from tools.memory.store import RagStore, ingest_outcomes
 from tools.samples.outcomes import generate
-from tools.memory.situations import asset_of
-from trading.market.candles import Bar
 from trading.domain.models import Side, Signal
+from trading.market.candles import Bar
 from trading.settings import load_settings
 
 

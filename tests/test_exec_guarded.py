@@ -13,16 +13,16 @@ import pytest
 
 from trading.brokers.base import BrokerUnavailable
 from trading.brokers.paper import PaperBroker
-from trading.market.candles import Bar
+from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, OrderStatus, OrderType, Side
+from trading.domain.reason_codes import ReasonCode
 from trading.execution.executor import GuardedExecutor
+from trading.execution.outcome_resolver import OutcomeResolver
+from trading.market.candles import Bar
 from trading.records.journal import Journal
 from trading.records.learning_hooks import LearningHooks
-from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, OrderStatus, OrderType, Side
-from trading.execution.outcome_resolver import OutcomeResolver
-from trading.domain.reason_codes import ReasonCode
 from trading.records.risk_ledger import RiskLedger
-from trading.settings import GuardConfig
 from trading.records.telemetry import EventLog
+from trading.settings import GuardConfig
 
 T0 = datetime(2025, 12, 12, 14, 0, tzinfo=UTC)
 

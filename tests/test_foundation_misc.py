@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trading.records.atomic import atomic_write_json
 from trading.domain.contracts import multiplier_for, parse_ib_symbol, spec_for
 from trading.domain.models import Fill
 from trading.domain.pnl import dedupe_fills, open_position, round_trips
-from trading.settings import ConfigError, load_settings
+from trading.records.atomic import atomic_write_json
 from trading.records.telemetry import EventLog, EventType
+from trading.settings import ConfigError, load_settings
 
 T0 = datetime(2025, 12, 12, 14, 53, tzinfo=UTC)
 

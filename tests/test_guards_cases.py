@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from trading.guards import BrokerSnapshot, GuardConfig, RiskState, evaluate
 from trading.domain.models import Advisory, IntentKind, OrderIntent, Side
 from trading.domain.reason_codes import ReasonCode as RC
+from trading.guards import BrokerSnapshot, GuardConfig, RiskState, evaluate
 
 NOW = datetime(2025, 12, 12, 14, 53, 13, tzinfo=UTC)
 HEALTHY = RiskState(equity=100_000.0, peak_equity=100_000.0)

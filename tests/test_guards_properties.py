@@ -1,16 +1,16 @@
 """Properties the guards must keep for every input, not just the table's cases."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trading.domain.contracts import multiplier_for
-from trading.guards import BrokerSnapshot, GuardConfig, RiskState, evaluate
 from trading.domain.models import Advisory, IntentKind, OrderIntent, Side
+from trading.guards import BrokerSnapshot, GuardConfig, RiskState, evaluate
 from trading.records.risk_ledger import RiskLedger
 
 NOW = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)

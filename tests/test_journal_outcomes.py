@@ -10,18 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from trading.domain.models import Advisory, AdvisoryAction, Fill, IntentKind, OrderIntent, Side
+from trading.domain.reason_codes import ReasonCode
+from trading.execution.outcome_resolver import CandleResolutionSource, OutcomeResolver, parse_market_slug
+from trading.guards import BrokerSnapshot, evaluate
 from trading.market.candles import Bar
-from trading.guards import evaluate
 from trading.records.journal import Journal, TradeRecord
 from trading.records.learning_hooks import LearningHooks
-from trading.domain.models import Advisory, AdvisoryAction, Fill, IntentKind, OrderIntent, Side
-from trading.execution.outcome_resolver import CandleResolutionSource, OutcomeResolver, parse_market_slug
 from trading.records.outcome_schema import HistorySnapshot, TradeOutcome
-from trading.domain.reason_codes import ReasonCode
 from trading.records.risk_ledger import RiskLedger
-from trading.settings import GuardConfig
 from trading.records.telemetry import EventLog
-from trading.guards import BrokerSnapshot
+from trading.settings import GuardConfig
 
 START = 1768436100                       # btc-updown-15m-1768436100 (2026-01-15 00:15 UTC)
 T0 = datetime.fromtimestamp(START, UTC)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from trading.domain.models import Fill, Order, OrderStatus, Side
 from trading.records.journal import SCHEMA_VERSION, Journal, JournalError, JournalUnwritable, OutcomeRecord, TradeRecord
 from trading.records.legacy_journal import LegacyJournalError, read_legacy_journal, unresolved
-from trading.domain.models import Fill, Order, OrderStatus, Side
 
 T = datetime(2026, 1, 15, 0, 0, tzinfo=UTC)
 

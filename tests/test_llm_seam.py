@@ -18,11 +18,11 @@ from agents.llm import LLMUnavailable, OfflineReasoner, get_reasoner
 from agents.llm_budget import LLMBudget
 from agents.prompt_safety import BLOCK_TAG, build_user_message, quote_untrusted, unquote
 from agents.risk import RiskExplanation, risk_policy, verdict_evidence
-from trading.guards import BrokerSnapshot, GuardConfig, RiskState, evaluate
 from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Side, Signal
 from trading.domain.reason_codes import ReasonCode
-from trading.settings import LLMConfig, load_settings
+from trading.guards import BrokerSnapshot, GuardConfig, RiskState, evaluate
 from trading.records.telemetry import EventLog
+from trading.settings import LLMConfig, load_settings
 
 NOW = datetime(2025, 12, 12, 14, 53, 13, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ import pytest
 
 from trading.brokers.base import BracketRequest, Broker, BrokerUnavailable
 from trading.brokers.paper import PaperBroker
-from trading.market.candles import Bar
 from trading.domain.models import OrderStatus, Side
+from trading.market.candles import Bar
 
 T = datetime(2025, 1, 2, 15, 0, tzinfo=UTC)
 

@@ -19,8 +19,15 @@ from botocore.stub import Stubber
 from typer.testing import CliRunner
 
 from tools.memory.embeddings import (
-    MINILM_FILES, TITAN_MODEL, EmbeddingUnavailable, HashingEmbedding, MiniLMEmbedding, TitanEmbedding, fetch_minilm,
-    make_text_embedding, normalize_token,
+    MINILM_FILES,
+    TITAN_MODEL,
+    EmbeddingUnavailable,
+    HashingEmbedding,
+    MiniLMEmbedding,
+    TitanEmbedding,
+    fetch_minilm,
+    make_text_embedding,
+    normalize_token,
 )
 
 

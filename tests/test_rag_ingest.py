@@ -10,8 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agents.llm import LLMUnavailable, OfflineReasoner
-from agents.memory_ingestion import DocumentCard, card_policy, chunks, describe_document, ingest_paths, \
-    journal_outcomes
+from agents.memory_ingestion import DocumentCard, card_policy, chunks, describe_document, ingest_paths, journal_outcomes
 from tools.memory.store import RagStore
 from tools.samples.outcomes import write_samples
 from warden.cli import app

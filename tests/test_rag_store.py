@@ -19,12 +19,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tools.memory.store as rs
-from tools.memory.outcomes_table import OutcomesTable
-from tools.memory.store import CycleFilter, EmbeddingMismatch, ExplicitVectors, RagStore, StoreError, ingest_outcome, \
-    ingest_outcomes
-from tools.samples.outcomes import generate
-from tools.memory.situations import outcome_vector
 from tools.memory.embeddings import HashingEmbedding
+from tools.memory.outcomes_table import OutcomesTable
+from tools.memory.situations import outcome_vector
+from tools.memory.store import (
+    CycleFilter,
+    EmbeddingMismatch,
+    ExplicitVectors,
+    RagStore,
+    StoreError,
+    ingest_outcome,
+    ingest_outcomes,
+)
+from tools.samples.outcomes import generate
 
 N = 300
 _ONNX_CACHE = Path.home() / ".cache" / "chroma" / "onnx_models"

@@ -8,11 +8,18 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.samples.outcomes import generate
 from tools.memory.situations import (
-    REASON_SLOTS, SITUATION_DIM, SNAPSHOT_DIM, Situation, asset_of, outcome_vector, regime_labels, situation_vector,
+    REASON_SLOTS,
+    SITUATION_DIM,
+    SNAPSHOT_DIM,
+    Situation,
+    asset_of,
+    outcome_vector,
+    regime_labels,
+    situation_vector,
     snapshot_vector,
 )
+from tools.samples.outcomes import generate
 from trading.domain.reason_codes import ReasonCode
 
 

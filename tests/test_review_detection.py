@@ -7,16 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tools.review import forensics
-
-from tools.review import risk as risk_review
-
-from tools.review import software as software_review
-
-from tools.review import sre as sre_review
-
-from tools.review import strategy as strategy_review
 from tools.logs.bundle import load_bundle
+from tools.review import forensics
+from tools.review import risk as risk_review
+from tools.review import software as software_review
+from tools.review import sre as sre_review
+from tools.review import strategy as strategy_review
 from tools.samples.demo_bundles import ESScenario, PolyScenario, write_es_bundle, write_polymarket_bundle
 from trading.settings import GuardConfig
 

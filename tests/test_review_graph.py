@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tools.samples.demo_bundles import write_polymarket_bundle
 from tools.review.report import OUTCOME_COLUMNS, SECTIONS, TEAMS, TIMELINE_COLUMNS
+from tools.samples.demo_bundles import write_polymarket_bundle
 
 POLY_DEMO = {"OUTCOME_RECORDING_FAILED", "DRAWDOWN_PEAK_RESET", "DRAWDOWN_HALT_MISSED", "LOSS_STREAK_UNTRACKED",
              "SWALLOWED_EXCEPTIONS", "OVERTRADING"}

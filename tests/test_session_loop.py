@@ -11,15 +11,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from trading.brokers.paper import PaperBroker
-from trading.market.candles import Bar, read_candles
-from trading.records.journal import Journal
-from trading.domain.models import Advisory, AdvisoryAction, Side, Signal
-from trading.records.outcome_schema import HistorySnapshot, TradeOutcome
-from trading.execution.session import make_broker, open_session, rule_advisor
-from trading.settings import Settings
 from tools.samples.candles import candle_rows
+from trading.brokers.paper import PaperBroker
+from trading.domain.models import Advisory, AdvisoryAction, Side, Signal
+from trading.execution.session import make_broker, open_session, rule_advisor
+from trading.market.candles import Bar, read_candles
 from trading.market.signals import BreakoutSignals, SignalContext, SignalLoadError, load_signal_source
+from trading.records.journal import Journal
+from trading.records.outcome_schema import HistorySnapshot, TradeOutcome
+from trading.settings import Settings
+
 
 def make_rows(n: int, seed: int, start: float = 5000.0) -> list[tuple]:
     """Synthetic ES-like 1-minute bars: trending and flat regimes of 100 bars, on the 0.25 tick grid."""

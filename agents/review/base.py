@@ -25,7 +25,15 @@ from agents.grounding import NumberPool, ungrounded_numbers
 from agents.llm import LLMUnavailable, Reasoner
 from tools.review.forensics import Forensics
 from tools.review.report import (
-    TEAM_TITLES, Answer, ChangeType, Finding, NotRun, Recommendation, RootCause, TeamReport, fmt_ts,
+    TEAM_TITLES,
+    Answer,
+    ChangeType,
+    Finding,
+    NotRun,
+    Recommendation,
+    RootCause,
+    TeamReport,
+    fmt_ts,
 )
 from trading.settings import GuardConfig, Settings
 

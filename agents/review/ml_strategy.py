@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from agents.review.base import ReportBuilder, ReviewContext, base_evidence, detections, recommend, run_team
-from tools.review import plots as incident_plots
 from tools.review import ml_calibration as cal
+from tools.review import plots as incident_plots
 from tools.review.report import NotRun, RootCause, RootCauseCode, TeamReport
 
 TEAM = "ml_strategy"

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from agents.review.base import (
-    ReportBuilder, ReviewContext, base_evidence, detections, not_run, recommend, run_team, trim,
+    ReportBuilder,
+    ReviewContext,
+    base_evidence,
+    detections,
+    not_run,
+    recommend,
+    run_team,
+    trim,
 )
 from tools.review import plots as incident_plots
 from tools.review import risk as rtool

@@ -10,7 +10,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from agents.review.base import (
-    ReportBuilder, ReviewContext, base_evidence, detections, not_run, recommend, run_team, trim,
+    ReportBuilder,
+    ReviewContext,
+    base_evidence,
+    detections,
+    not_run,
+    recommend,
+    run_team,
+    trim,
 )
 from agents.review.econophysics import analyze as econ_analyze
 from tools.review import strategy as strategy_review

@@ -15,8 +15,17 @@ from typing import Any
 from agents.llm import LLMUnavailable, Reasoner
 from agents.review.base import grounding_flags, jsonable
 from tools.review.report import (
-    CODE_ORDER, Finding, FinalReport, NotRun, PlanStep, Recommendation, RootCause, RootCauseCode, Status,
-    SuccessMetric, TeamReport,
+    CODE_ORDER,
+    FinalReport,
+    Finding,
+    NotRun,
+    PlanStep,
+    Recommendation,
+    RootCause,
+    RootCauseCode,
+    Status,
+    SuccessMetric,
+    TeamReport,
 )
 
 log = logging.getLogger(__name__)

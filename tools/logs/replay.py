@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 
 from tools.logs.reader import LogRules, read_log
 from tools.logs.records import LogRecord, ReadStats
-from trading.guards import BrokerSnapshot, GuardConfig, GuardVerdict, RiskState, evaluate
 from trading.domain.models import Advisory, AdvisoryAction, Fill, IntentKind, OrderIntent, OrderType, Side
 from trading.domain.pnl import RoundTrip, round_trips
+from trading.guards import BrokerSnapshot, GuardConfig, GuardVerdict, RiskState, evaluate
 
 
 class ReplayError(ValueError):

@@ -37,12 +37,18 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 from pydantic import BaseModel, Field
 
+from tools.memory.embeddings import HashingEmbedding, make_text_embedding
 from tools.memory.outcomes_table import RC_PREFIX, VECTOR_KEY, OutcomesTable, outcome_row, outcome_sha
 from tools.memory.situations import (
-    SITUATION_DIM, SITUATION_VERSION, SNAPSHOT_DIM, SNAPSHOT_VERSION, asset_of, outcome_vector, regime_labels,
+    SITUATION_DIM,
+    SITUATION_VERSION,
+    SNAPSHOT_DIM,
+    SNAPSHOT_VERSION,
+    asset_of,
+    outcome_vector,
+    regime_labels,
     snapshot_vector,
 )
-from tools.memory.embeddings import HashingEmbedding, make_text_embedding
 from trading.records.outcome_schema import HistorySnapshot, TradeOutcome
 
 log = logging.getLogger(__name__)

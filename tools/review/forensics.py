@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from tools.logs.bundle import Bundle, read_events, read_state
-from tools.review.report import NotRun
 from tools.logs.reader import read_log
 from tools.logs.records import LogRecord
+from tools.review.report import NotRun
 from trading.domain.contracts import spec_for
 from trading.domain.models import Fill, Side
 from trading.domain.pnl import round_trips
@@ -1001,7 +1001,8 @@ def error_rows(fx: Forensics) -> list[dict[str, Any]]:
 
 
 def analyze(fx: Forensics, grace_s: float = 900.0) -> dict[str, Any]:
-    from tools.review.report import RootCause, RootCauseCode as C
+    from tools.review.report import RootCause
+    from tools.review.report import RootCauseCode as C
 
     m = fx.metrics()
     out: dict[str, Any] = {"metrics": m, "detections": [], "errors": error_rows(fx)}

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from tools.review.forensics import Forensics, TradeRow
-from trading.guards import BrokerSnapshot, RiskState, evaluate
-from trading.guards.halts import check_halts
 from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Side
 from trading.domain.reason_codes import ReasonCode
+from trading.guards import BrokerSnapshot, RiskState, evaluate
+from trading.guards.halts import check_halts
 from trading.records.risk_ledger import RiskLedger
 from trading.settings import GuardConfig
 
@@ -409,7 +409,8 @@ def bot_drawdown_limit(fx: Forensics) -> float | None:
 
 
 def analyze(fx: Forensics, cfg: GuardConfig) -> dict[str, Any]:
-    from tools.review.report import RootCause, RootCauseCode as C
+    from tools.review.report import RootCause
+    from tools.review.report import RootCauseCode as C
 
     limit = bot_drawdown_limit(fx)
     gcfg = cfg.model_copy(update={"max_drawdown_pct": limit}) if limit else cfg

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from tools.review.forensics import Forensics, error_rows
-from tools.review.report import RootCause, RootCauseCode as C
+from tools.review.report import RootCause
+from tools.review.report import RootCauseCode as C
 
 
 def state_contradictions(fx: Forensics, risk: dict[str, Any]) -> list[dict[str, Any]]:

@@ -14,7 +14,8 @@ import numpy as np
 
 from tools.logs.bundle import parse_time
 from tools.review.forensics import Forensics
-from tools.review.report import RootCause, RootCauseCode as C
+from tools.review.report import RootCause
+from tools.review.report import RootCauseCode as C
 
 RESOURCE_PRESSURE_PCT = 90.0
 _ISO_LINE = re.compile(r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)\s+(?P<host>\S+)\s+"

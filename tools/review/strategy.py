@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from tools.review.forensics import Forensics
-from tools.review.report import RootCause, RootCauseCode as C
+from tools.review.report import RootCause
+from tools.review.report import RootCauseCode as C
 from tools.review.risk import concentration
 
 OVERTRADING_PER_HOUR = 8          # 15-minute markets on four assets offer 16 per hour; half is already a lot

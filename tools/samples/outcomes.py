@@ -18,10 +18,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from trading.domain.models import Advisory, AdvisoryAction, Fill, Side, Signal
-from trading.records.outcome_schema import (
-    Candle, HistorySnapshot, RiskParams, TradeOutcome, VerdictRecord, write_outcome, write_snapshot,
-)
 from trading.domain.reason_codes import ReasonCode
+from trading.records.outcome_schema import (
+    Candle,
+    HistorySnapshot,
+    RiskParams,
+    TradeOutcome,
+    VerdictRecord,
+    write_outcome,
+    write_snapshot,
+)
 
 START = datetime(2025, 12, 1, 14, 30, tzinfo=UTC)
 FUTURES = {"ES": (50.0, 6850.0), "MES": (5.0, 6850.0), "NQ": (20.0, 25300.0)}

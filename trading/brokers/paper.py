@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from trading.brokers.base import AccountSnapshot, BracketOrders, BracketRequest, BrokerUnavailable
-from trading.market.candles import Bar
 from trading.domain.contracts import spec_for
 from trading.domain.models import Fill, Order, OrderStatus, OrderType, Position, Side
+from trading.market.candles import Bar
 
 log = logging.getLogger(__name__)
 EPS = 1e-9

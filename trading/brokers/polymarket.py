@@ -42,8 +42,10 @@ try:
         MarketOrderArgs,
         OrderArgs,
         OrderPayload,
-        OrderType as ClobOrderType,
         TradeParams,
+    )
+    from py_clob_client_v2 import (
+        OrderType as ClobOrderType,
     )
     from py_clob_client_v2.exceptions import PolyApiException, PolyException
 except ImportError as exc:  # pragma: no cover - only where the extra is not installed

@@ -31,16 +31,20 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field
 
 from trading.brokers.base import (
-    AccountSnapshot, BracketRequest, Broker, BrokerUnavailable, SupportsReconnectEvents,
+    AccountSnapshot,
+    BracketRequest,
+    Broker,
+    BrokerUnavailable,
+    SupportsReconnectEvents,
 )
 from trading.domain.contracts import spec_for
-from trading.guards import BrokerSnapshot, GuardConfig, GuardVerdict, evaluate
-from trading.records.journal import Journal, JournalUnwritable, OrderRecord, TradeRecord
 from trading.domain.models import Advisory, Fill, IntentKind, Order, OrderIntent, OrderStatus, OrderType, Signal, utcnow
+from trading.domain.reason_codes import ReasonCode
 from trading.execution.order_tracker import OrderTracker, TrackedOrder
 from trading.execution.outcome_resolver import OutcomeResolver
-from trading.domain.reason_codes import ReasonCode
 from trading.execution.reconcile import ReconcileReport, diff_positions
+from trading.guards import BrokerSnapshot, GuardConfig, GuardVerdict, evaluate
+from trading.records.journal import Journal, JournalUnwritable, OrderRecord, TradeRecord
 from trading.records.risk_ledger import RiskLedger
 from trading.records.telemetry import EventLog, EventType
 

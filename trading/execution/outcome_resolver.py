@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol, runtime_checkable
 
-from trading.market.candles import Bar
 from trading.domain.contracts import spec_for
-from trading.records.journal import Journal, JournalUnwritable, OutcomeRecord, TradeRecord
-from trading.records.learning_hooks import LearningHooks
 from trading.domain.models import Fill, utcnow
 from trading.domain.pnl import dedupe_fills, round_trips
 from trading.domain.reason_codes import ReasonCode
+from trading.market.candles import Bar
+from trading.records.journal import Journal, JournalUnwritable, OutcomeRecord, TradeRecord
+from trading.records.learning_hooks import LearningHooks
 from trading.records.risk_ledger import RiskLedger
 from trading.records.telemetry import EventLog, EventType
 

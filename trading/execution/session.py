@@ -27,17 +27,17 @@ from pydantic import BaseModel, Field
 
 from trading.brokers.base import Broker, BrokerUnavailable
 from trading.brokers.paper import PaperBroker
-from trading.market.candles import Bar
+from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Side, Signal, new_cycle_id, utcnow
+from trading.domain.reason_codes import ReasonCode
 from trading.execution.executor import ExecutionResult, GuardedExecutor
+from trading.execution.outcome_resolver import CandleResolutionSource, OutcomeResolver, ResolutionSource
+from trading.market.candles import Bar
+from trading.market.signals import BreakoutSignals, SignalContext
 from trading.records.journal import Journal, JournalError, JournalUnwritable
 from trading.records.learning_hooks import LearningHooks
-from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Side, Signal, new_cycle_id, utcnow
-from trading.execution.outcome_resolver import CandleResolutionSource, OutcomeResolver, ResolutionSource
-from trading.domain.reason_codes import ReasonCode
 from trading.records.risk_ledger import RiskLedger
-from trading.settings import Settings
-from trading.market.signals import BreakoutSignals, SignalContext
 from trading.records.telemetry import EventLog, EventType
+from trading.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -503,7 +503,7 @@ def open_session(settings: Settings, broker: Broker, *, symbol: str, data_dir: P
     if callable(src_fn):
         sources.append(src_fn())
     elif getattr(broker, "name", "") == "polymarket" and getattr(broker, "data", None) is not None:
-        from trading.brokers.polymarket_data import PolymarketResolutionSource   # the market's own answer first
+        from trading.brokers.polymarket_data import PolymarketResolutionSource  # the market's own answer first
 
         sources.append(PolymarketResolutionSource(broker.data))
     asset = (candle_asset or symbol).upper()

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from trading.domain.models import Advisory, IntentKind, OrderIntent, utcnow
+from trading.domain.reason_codes import NON_BLOCKING, ReasonCode
 from trading.guards.advisory_gate import check_advisory
 from trading.guards.entry_protection import check_entry_protection, worst_case_loss
 from trading.guards.halts import check_halts
@@ -16,8 +18,6 @@ from trading.guards.inputs import BrokerSnapshot, RiskState
 from trading.guards.limits import check_exposure, check_pace
 from trading.guards.reduce_only import check_reduce_only
 from trading.guards.verdict import CheckResult, GuardVerdict
-from trading.domain.models import Advisory, IntentKind, OrderIntent, utcnow
-from trading.domain.reason_codes import NON_BLOCKING, ReasonCode
 from trading.settings import GuardConfig
 
 __all__ = ["BrokerSnapshot", "RiskState", "GuardVerdict", "GuardConfig", "evaluate", "worst_case_loss"]

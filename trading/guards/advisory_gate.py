@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from trading.guards.verdict import CheckResult
 from trading.domain.models import Advisory, AdvisoryAction, OrderIntent
 from trading.domain.reason_codes import ReasonCode
+from trading.guards.verdict import CheckResult
 from trading.settings import GuardConfig
 
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from trading.domain.contracts import spec_for
-from trading.guards.verdict import CheckResult
 from trading.domain.models import OrderIntent, Side
 from trading.domain.reason_codes import ReasonCode
+from trading.guards.verdict import CheckResult
 
 
 def worst_case_loss(intent: OrderIntent, entry_price: float, qty: float | None = None) -> float:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from trading.domain.reason_codes import ReasonCode
 from trading.guards.inputs import RiskState
 from trading.guards.verdict import CheckResult
-from trading.domain.reason_codes import ReasonCode
 from trading.settings import GuardConfig
 
 

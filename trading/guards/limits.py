@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from trading.guards.inputs import RiskState
-from trading.guards.verdict import CheckResult
 from trading.domain.models import OrderIntent
 from trading.domain.reason_codes import ReasonCode
+from trading.guards.inputs import RiskState
+from trading.guards.verdict import CheckResult
 from trading.settings import GuardConfig
 
 

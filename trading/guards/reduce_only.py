@@ -5,9 +5,9 @@ naked long. Here the side is derived from the live position and any excess is re
 """
 from __future__ import annotations
 
-from trading.guards.verdict import CheckResult
 from trading.domain.models import OrderIntent, Side
 from trading.domain.reason_codes import ReasonCode
+from trading.guards.verdict import CheckResult
 
 
 def check_reduce_only(intent: OrderIntent, live_qty: float | None, cap: bool) -> tuple[CheckResult, OrderIntent, float]:

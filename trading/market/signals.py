@@ -21,9 +21,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from trading.market.candles import Bar
 from trading.domain.contracts import spec_for
 from trading.domain.models import Side, Signal
+from trading.market.candles import Bar
 
 ENTRY_POINT_GROUP = "warden.signals"
 

@@ -14,13 +14,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from trading.domain.models import Advisory, Fill, Signal
+from trading.domain.reason_codes import ReasonCode
 from trading.market.candles import Bar
 from trading.records.journal import OutcomeRecord, TradeRecord
-from trading.domain.models import Advisory, Fill, Signal
 from trading.records.outcome_schema import (
-    Candle, HistorySnapshot, RiskParams, TradeOutcome, VerdictRecord, write_outcome, write_snapshot,
+    Candle,
+    HistorySnapshot,
+    RiskParams,
+    TradeOutcome,
+    VerdictRecord,
+    write_outcome,
+    write_snapshot,
 )
-from trading.domain.reason_codes import ReasonCode
 from trading.settings import GuardConfig
 
 History = Callable[[str, datetime], Sequence[Bar]]   # (symbol, up to) -> recent bars, oldest first

@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trading.records.atomic import atomic_write_json
 from trading.domain.models import Advisory, Fill, Signal
 from trading.domain.reason_codes import ReasonCode
+from trading.records.atomic import atomic_write_json
 
 SCHEMA_VERSION = 1
 

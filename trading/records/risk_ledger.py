@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from trading.records.atomic import append_line
-from trading.guards.inputs import RiskState
 from trading.domain.models import utcnow
 from trading.domain.reason_codes import ReasonCode
+from trading.guards.inputs import RiskState
+from trading.records.atomic import append_line
 from trading.settings import GuardConfig
 
 log = logging.getLogger(__name__)

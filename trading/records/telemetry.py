@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from trading.records.atomic import append_line
 from trading.domain.models import utcnow
 from trading.domain.reason_codes import ReasonCode
+from trading.records.atomic import append_line
 
 
 class EventType(StrEnum):

@@ -37,8 +37,8 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR, json_out: Json = False) -> None
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    from tools.memory.store import EMBEDDING_KEY
     from tools.memory.embeddings import MiniLMEmbedding
+    from tools.memory.store import EMBEDDING_KEY
     from trading.settings import load_settings
 
     settings = load_settings(data_dir=data_dir)

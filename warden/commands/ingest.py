@@ -15,8 +15,8 @@ from warden.options import DEFAULT_DATA_DIR, LLM, DataDir, Json, LLMChoice
 def open_memory(data_dir: Path, llm: LLMChoice | None = None) -> tuple[Any, Any, Any]:
     """(settings, store, reasoner) for the memory commands; configuration problems become UserError."""
     from agents.llm import get_reasoner
-    from tools.memory.store import RagStore, StoreError
     from tools.memory.embeddings import EmbeddingUnavailable
+    from tools.memory.store import RagStore, StoreError
     from trading.settings import load_settings
 
     settings = load_settings(data_dir=data_dir)

@@ -92,11 +92,11 @@ def run(
     """
     import logging
 
-    from trading.market.candles import CandleFormatError, read_candles
-    from trading.records.journal import JournalError
     from trading.execution.session import BrokerSetupError, make_broker, open_session
-    from trading.settings import load_settings
+    from trading.market.candles import CandleFormatError, read_candles
     from trading.market.signals import SignalLoadError, load_signal_source
+    from trading.records.journal import JournalError
+    from trading.settings import load_settings
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     settings = load_settings(data_dir=data_dir)
