@@ -5,6 +5,9 @@ does not validate against the pydantic schema (or no tool call came back). A sec
 client error after botocore's adaptive retries, a timeout or a budget stop raises ``LLMUnavailable``.
 Each request's token use and cost go to the budget ledger and to an ``llm_call`` telemetry event.
 Evidence reaches the model only as a quoted data block (agents/prompt_safety.py).
+Failure contract: ``reason`` returns a validated schema instance or raises ``LLMUnavailable`` (its
+subclass ``BudgetExceeded`` for a budget stop); it never returns partial or unvalidated output.
+Built by ``agents.llm.get_reasoner``; this module never imports agents/llm.py.
 """
 from __future__ import annotations
 
@@ -18,8 +21,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agents.llm import SEAM_FIELDS, LLMUnavailable, ground, telemetry_path
+from agents.grounding import ground
 from agents.llm_budget import BudgetExceeded, LLMBudget
+from agents.llm_types import SEAM_FIELDS, LLMUnavailable, telemetry_path
 from agents.prompt_safety import SYSTEM_RULES, build_user_message
 from trading.domain.reason_codes import ReasonCode
 from trading.records.telemetry import EventLog, EventType

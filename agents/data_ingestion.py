@@ -8,6 +8,9 @@ The regime label and its features come from ``trading.records.learning_hooks.reg
 ``REGIME_WINDOW`` bars: the very rule that labels every stored trade outcome, so "similar past cycles"
 compares like with like. ``trend_z = log return / (vol * sqrt(n))`` over ``WINDOW`` bars is kept as a
 signed trend strength for the situation vector.
+Failure contract: too few (or non-positive) candles leave the dependent features ``None``, never
+invented; a candle without open/high/low/close raises ``KeyError`` / ``AttributeError`` / ``TypeError``
+(``as_bars``).
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from trading.domain.contracts import multiplier_for
+from trading.market.bars import true_ranges
 from trading.market.candles import Bar
 from trading.records.learning_hooks import regime_of
 
@@ -114,8 +118,7 @@ def compute_features(symbol: str, candles: Sequence[Any], live_position: float |
         logs = [math.log(b / a) for a, b in zip(closes, closes[1:]) if a > 0 and b > 0]
         vol, vol_recent = _stdev(logs), _stdev(logs[-short:])
         f["volatility"], f["volatility_recent"] = _r(vol, 8), _r(vol_recent, 8)
-        trs = [max(c.high - c.low, abs(c.high - p.close), abs(c.low - p.close))
-               for p, c in zip(bars, bars[1:])]
+        trs = true_ranges(bars)
         if trs:
             f["atr"] = _r(sum(trs) / len(trs), 4)
         if vol and len(logs) >= 2 and closes[0] > 0:

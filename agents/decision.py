@@ -15,6 +15,9 @@ Offline policy (``decision_policy``), applied in this order; the first rule that
 8. Otherwise follow the signal at the signal's confidence.
 A WAIT's confidence is 1 - signal confidence (how sure we are that waiting is right), rounded.
 The advice is advisory: the guards decide what is sent, whatever this says.
+Failure contract: ``decide`` never raises for the model: ``LLMUnavailable`` becomes a WAIT with
+LLM_UNAVAILABLE (which blocks entries); ungrounded numbers add NUMBER_UNGROUNDED. A RAG lookup error
+propagates from ``RagSimilarCycles`` to the caller (the graph decides without memory, loudly).
 """
 from __future__ import annotations
 
@@ -155,8 +158,8 @@ class RagSimilarCycles:
         return self._rows[1]
 
     def __call__(self, features: MarketFeatures, signal: Signal) -> list[dict[str, Any]]:
+        from tools.memory.cycle_filter import CycleFilter
         from tools.memory.situations import asset_of, situation_vector
-        from tools.memory.store import CycleFilter
 
         now = signal.ts
         vec = situation_vector(live_situation(signal, features, self.venue, now))

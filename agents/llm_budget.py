@@ -5,6 +5,8 @@ spend survives restarts and is shared by every process writing the same file (ea
 before checking). Before a call, ``check`` refuses it when the spend so far plus the call's worst case
 (estimated input tokens + ``max_tokens`` of output) would pass either budget: a budget is a ceiling,
 never a target to overshoot by one call. Days are UTC days.
+Failure contract: ``check`` raises ``BudgetExceeded`` (an ``LLMUnavailable``: callers fail closed); an
+unreadable ledger line is counted in ``corrupt_lines`` and logged, never fatal; a failed append raises.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agents.llm import LLMUnavailable
+from agents.llm_types import LLMUnavailable
 from trading.domain.models import utcnow
 from trading.records.atomic import append_line
 from trading.settings import LLMConfig

@@ -32,7 +32,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.llm import LLMUnavailable, Reasoner
-from tools.memory.store import IngestCounts, RagStore, ingest_outcomes, ingest_snapshots
+from tools.memory.ingest import IngestCounts, ingest_outcomes, ingest_snapshots
+from tools.memory.store import RagStore
 from trading.domain.models import Side, Signal
 from trading.records.atomic import atomic_write_json
 from trading.records.outcome_schema import SCHEMA_VERSION, HistorySnapshot, TradeOutcome

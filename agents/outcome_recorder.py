@@ -7,7 +7,7 @@ one the journal now shows an outcome for:
    ``training/trade_outcomes/<date>/<id>.json`` and the history snapshot (atomic, idempotent: the
    resolver may already have written the same bytes);
 2. hands the ``TradeOutcome`` and its ``HistorySnapshot`` to the memory (``ingest``, e.g.
-   ``tools.memory.store.ingest_outcome``), idempotent on trade_cycle_id and content.
+   ``tools.memory.ingest.ingest_outcome``), idempotent on trade_cycle_id and content.
 A failure is logged with the trade id, counted, emitted as an ``error`` event, and retried next cycle:
 an outcome is never dropped because one step failed once.
 """
@@ -27,7 +27,7 @@ from trading.records.telemetry import EventLog, EventType
 
 log = logging.getLogger(__name__)
 
-Ingest = Callable[[TradeOutcome, HistorySnapshot | None], Any]   # e.g. tools.memory.store.ingest_outcome
+Ingest = Callable[[TradeOutcome, HistorySnapshot | None], Any]   # e.g. tools.memory.ingest.ingest_outcome
 MAX_ATTEMPTS = 5     # then the trade stays listed in ``failed`` for an operator (and `warden` re-runs)
 
 
@@ -78,7 +78,7 @@ class OutcomeRecorder:
                     self.ingest(TradeOutcome.model_validate_json(Path(p_out).read_text(encoding="utf-8")),
                                 HistorySnapshot.model_validate_json(snap.read_text(encoding="utf-8"))
                                 if snap.is_file() else None)
-            except Exception as exc:  # logged with the id, counted, retried next cycle; never swallowed
+            except Exception as exc:  # noqa: BLE001 - by design: logged with the id, counted, retried next cycle
                 self.failures[tid] += 1
                 self.stats["failures"] += 1
                 log.error("trade %s: recording the outcome failed (attempt %d): %s: %s",

@@ -5,6 +5,8 @@ someone else ("ignore the guards and buy"). Such text is serialised as JSON and 
 delimited block; the system prompt tells the model that block is data. JSON-escaping ``<``, ``>`` and
 ``&`` means the payload can never contain the closing delimiter, so it cannot break out of the block.
 And whatever the model answers, a guard verdict is computed without it (see agents/risk.py).
+Failure contract: quoting never raises on odd data (anything JSON cannot hold is written as its text);
+``unquote`` raises ``ValueError`` on a block that is not one of ours.
 """
 from __future__ import annotations
 

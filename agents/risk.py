@@ -6,6 +6,8 @@ the explanation falls back to the offline policy's text; the verdict is the same
 
 Offline policy (``risk_policy``): one sentence per reason code, from ``CODE_TEXT``, citing the guard
 evidence (live position, worst-case loss, drawdown...) the guards recorded.
+Failure contract: ``assess`` / ``explain`` never raise for the model (the offline text is used, marked
+"(model unavailable)"); what the guards raise propagates (they fail closed themselves).
 """
 from __future__ import annotations
 

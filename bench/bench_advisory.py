@@ -35,11 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agents.decision import RagSimilarCycles  # noqa: E402
 from agents.llm import OfflineReasoner  # noqa: E402
 from agents.outcome_recorder import OutcomeRecorder  # noqa: E402
-from graphs.advisory import NODES, AdvisoryGraph, decision, execute, ingest, record, risk  # noqa: E402
+from graphs.advisory import NODES, decision, execute, ingest, record, risk  # noqa: E402
+from graphs.advisory_runner import AdvisoryGraph  # noqa: E402
 from graphs.advisory_state import AdvisoryContext  # noqa: E402
 from trading.brokers.paper import PaperBroker  # noqa: E402
 from trading.domain.models import Side, Signal, new_cycle_id  # noqa: E402
-from trading.execution.session import open_session  # noqa: E402
+from trading.execution.wiring import open_session  # noqa: E402
 from trading.market.candles import Bar  # noqa: E402
 from trading.settings import load_settings  # noqa: E402
 
@@ -48,7 +49,8 @@ T0 = datetime(2026, 2, 2, 14, 30, tzinfo=UTC)     # after every sample outcome: 
 
 
 def build_store(path: Path, n: int) -> Any:
-    from tools.memory.store import RagStore, StoreError, ingest_outcomes
+    from tools.memory.ingest import ingest_outcomes
+    from tools.memory.store import RagStore, StoreError
     from tools.samples.outcomes import generate
 
     try:

@@ -22,7 +22,7 @@ from trading.brokers.base import BracketRequest  # noqa: E402
 from trading.brokers.paper import PaperBroker  # noqa: E402
 from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Side  # noqa: E402
 from trading.execution.executor import GuardedExecutor  # noqa: E402
-from trading.execution.session import open_session  # noqa: E402
+from trading.execution.wiring import open_session  # noqa: E402
 from trading.market.candles import Bar, read_candles  # noqa: E402
 from trading.market.signals import BreakoutSignals, SignalContext  # noqa: E402
 from trading.records.journal import Journal  # noqa: E402

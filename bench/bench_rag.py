@@ -32,8 +32,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+from tools.memory.cycle_filter import CycleFilter  # noqa: E402
+from tools.memory.ingest import cycle_metadata, ingest_outcomes  # noqa: E402
 from tools.memory.situations import asset_of, outcome_vector  # noqa: E402
-from tools.memory.store import CycleFilter, RagStore, cycle_metadata, ingest_outcomes  # noqa: E402
+from tools.memory.store import RagStore  # noqa: E402
 from tools.samples.outcomes import generate  # noqa: E402
 
 

@@ -38,7 +38,7 @@ def peak_rss_mb() -> float:
 
 
 def _child(kind: str, big: Path, small: Path, work: Path) -> dict:
-    from graphs.incident import run_review
+    from graphs.review_runner import run_review
     from tools.logs.reader import read_log
 
     out: dict = {}

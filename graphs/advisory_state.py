@@ -3,6 +3,8 @@
 The state is checkpointed, so it holds only JSON types (pydantic models are dumped in JSON mode and
 re-validated where read): no custom classes for the checkpoint serializer to allow-list. Live objects
 (broker, executor, reasoner, RAG store) travel in the LangGraph run-time context, never in the state.
+Failure contract: types only; pydantic raises ``ValidationError`` when a ``GuardedDecision`` is built
+from bad values.
 """
 from __future__ import annotations
 

@@ -4,37 +4,38 @@
           -> synthesis -> report -> (changes awaiting approval?) -> approvals -> report -> END
 
 ``forensics`` reads the bundle once (tools.review.forensics), writes outcomes.csv and timeline.csv at once
-(recovering the outcomes is the priority), keeps its reconstruction under the run's work folder for the
-other teams, and writes its own team report. ``report`` always writes the full output set, so a run
-that stops for approval has already produced its report, with each such change ``pending_approval``.
-``approvals`` stops at a LangGraph ``interrupt()`` with the pending changes; the caller resumes it with
-``Command(resume={id: "approved" | "rejected" | "pending_approval", "*": ...})``.
+(recovering the outcomes is the priority), saves its reconstruction under the run's work folder and puts
+that file's path in the state (graphs/review_state.py), then writes its own team report. Each team node
+loads the reconstruction from that path; teams of one invocation share it, and their tool results,
+through the LangGraph run-time context (``ReviewRuntime``), never through module globals. ``report``
+always writes the full output set, so a run that stops for approval has already produced its report,
+with each such change ``pending_approval``. ``approvals`` stops at a LangGraph ``interrupt()`` with the
+pending changes; the caller resumes it with ``Command(resume={id: "approved" | "rejected" |
+"pending_approval", "*": ...})``. Everything a node needs is in the checkpointed state or in files it
+names, so any process can resume a run (graphs/review_runner.py).
 
-State holds JSON types only (team reports as dicts), so any checkpointer can store it.
-``graph`` (no checkpointer) is what langgraph.json serves; ``run_review`` / ``resume_review`` compile it
-with a SqliteSaver under ``data_dir/review``.
+Failure contract: a node raises on a bundle it cannot read or a reconstruction file that is missing or
+corrupt (``OSError`` / ``ValueError``); LangGraph records the error on the task. ``graph`` (no
+checkpointer) is what langgraph.json serves.
 """
 from __future__ import annotations
 
-import logging
-import operator
-import pickle
-import sqlite3
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Any, Protocol
 
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, Send, interrupt
+from langgraph.runtime import Runtime
+from langgraph.types import Send, interrupt
 
 from agents.llm import get_reasoner
 from agents.review import PARALLEL_TEAMS, TEAM_MODULES, synthesis
-from agents.review.base import ReviewContext, jsonable
+from agents.review.base import ReviewContext
+from graphs import review_store
+from graphs.review_state import ReviewState, TeamInput, work_dir
 from tools.logs.bundle import load_bundle
 from tools.review.forensics import Forensics, run_forensics
 from tools.review.report import (
@@ -50,71 +51,39 @@ from tools.review.report import (
 )
 from trading.settings import Settings, load_settings
 
-log = logging.getLogger(__name__)
 
-
-def _merge(a: dict | None, b: dict | None) -> dict:
-    return {**(a or {}), **(b or {})}
-
-
-class ReviewState(TypedDict, total=False):
-    run_id: str
-    bundle: str
-    out: str
-    data_dir: str
-    llm: str
-    api: str | None
-    kind: str
-    zone: str
-    team_reports: Annotated[list[dict], operator.add]
-    final: dict
-    decisions: Annotated[dict, _merge]
-    timings: Annotated[dict, _merge]
-    written: list[str]
-
-
-class TeamInput(TypedDict):
-    run_id: str
-    bundle: str
-    out: str
-    data_dir: str
-    llm: str
-    team: str
-
-
-# ------------------------------------------------------------------------------------------------
-# per-run context, shared by the parallel team nodes of one process
-
-_CTX: dict[str, ReviewContext] = {}
-_CTX_LOCK = threading.Lock()
-
-
-def work_dir(data_dir: str | Path, run_id: str) -> Path:
-    return Path(data_dir) / "review" / run_id
-
-
-def _settings(data_dir: str) -> Settings:
+def settings_for(data_dir: str) -> Settings:
     return load_settings(data_dir=Path(data_dir))
 
 
-def _context(state: Mapping[str, Any], fx: Forensics | None = None) -> ReviewContext:
-    rid = state["run_id"]
-    with _CTX_LOCK:
-        ctx = _CTX.get(rid)
-        if ctx is None:
-            if fx is None:
-                with (work_dir(state["data_dir"], rid) / "forensics.pkl").open("rb") as fh:
-                    fx = pickle.load(fh)
-            settings = _settings(state["data_dir"])
-            ctx = ReviewContext(fx=fx, settings=settings, out=Path(state["out"]),
-                                reasoner=get_reasoner(state.get("llm", "offline"), settings))
-            _CTX[rid] = ctx
-        return ctx
+def review_context(state: Mapping[str, Any], fx: Forensics) -> ReviewContext:
+    settings = settings_for(state["data_dir"])
+    return ReviewContext(fx=fx, settings=settings, out=Path(state["out"]),
+                         reasoner=get_reasoner(state.get("llm", "offline"), settings))
 
 
-def drop_context(run_id: str) -> None:
-    with _CTX_LOCK:
-        _CTX.pop(run_id, None)
+@dataclass
+class ReviewRuntime:
+    """Run-time context of one graph invocation (never checkpointed): the parallel teams' shared
+    ``ReviewContext`` (one load of the reconstruction, one cache of tool results) per reconstruction file.
+    Without it (e.g. under a LangGraph server) every team node loads the file itself."""
+    contexts: dict[str, ReviewContext] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def context(self, state: Mapping[str, Any]) -> ReviewContext:
+        path = state["forensics_path"]
+        with self.lock:
+            ctx = self.contexts.get(path)
+            if ctx is None:
+                ctx = self.contexts[path] = review_context(state, review_store.load(path))
+            return ctx
+
+
+def _team_context(state: Mapping[str, Any], runtime: Runtime[ReviewRuntime] | None) -> ReviewContext:
+    rt = getattr(runtime, "context", None)
+    if isinstance(rt, ReviewRuntime):
+        return rt.context(state)
+    return review_context(state, review_store.load(state["forensics_path"]))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -134,12 +103,7 @@ def forensics_node(state: ReviewState) -> dict[str, Any]:
     t0 = time.perf_counter()
     bundle = load_bundle(state["bundle"])
     fx = run_forensics(bundle, api_resolver=_api_resolver(state.get("api")))
-    wd = work_dir(state["data_dir"], state["run_id"])
-    wd.mkdir(parents=True, exist_ok=True)
-    tmp = wd / "forensics.pkl.tmp"
-    with tmp.open("wb") as fh:
-        pickle.dump(fx, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(wd / "forensics.pkl")
+    fx_path = review_store.save(fx, work_dir(state["data_dir"], state["run_id"]) / "forensics.json")
     out = Path(state["out"])
     zone = fx.zone
     write_csv(out / "outcomes.csv", ({**r, "entry_time": fmt_ts(r["entry_time"], zone, ms=True),
@@ -148,35 +112,41 @@ def forensics_node(state: ReviewState) -> dict[str, Any]:
     write_csv(out / "timeline.csv", ({**r, "time": fmt_ts(r["time"], zone, ms=True)} for r in fx.timeline),
               TIMELINE_COLUMNS)
     t1 = time.perf_counter()
-    ctx = _context(state, fx)
-    rep = TEAM_MODULES["forensics"].run(ctx)
+    rep = TEAM_MODULES["forensics"].run(review_context(state, fx))
     return {"team_reports": [rep.model_dump(mode="json")], "kind": fx.kind, "zone": zone,
+            "forensics_path": str(fx_path),
             "timings": {"read_and_reconstruct": round(t1 - t0, 3), "forensics": round(time.perf_counter() - t0, 3)}}
 
 
 def fan_out(state: ReviewState) -> list[Send]:
-    base = {k: state[k] for k in ("run_id", "bundle", "out", "data_dir", "llm")}  # type: ignore[literal-required]
+    base = {k: state.get(k) for k in ("run_id", "bundle", "out", "data_dir", "llm", "forensics_path")}
     return [Send(team, {**base, "team": team}) for team in PARALLEL_TEAMS]
 
 
-def _team_node(team: str) -> Callable[[TeamInput], dict[str, Any]]:
-    def node(state: TeamInput) -> dict[str, Any]:
+class TeamNode(Protocol):
+    """A team node: its Send input and the invocation's run-time context (keyword, as LangGraph passes it)."""
+
+    def __call__(self, state: TeamInput, *, runtime: Runtime[ReviewRuntime]) -> dict[str, Any]: ...
+
+
+def _team_node(team: str) -> TeamNode:
+    def node(state: TeamInput, *, runtime: Runtime[ReviewRuntime]) -> dict[str, Any]:
         t0 = time.perf_counter()
-        rep = TEAM_MODULES[team].run(_context(state))
+        rep = TEAM_MODULES[team].run(_team_context(state, runtime))
         return {"team_reports": [rep.model_dump(mode="json")], "timings": {team: round(time.perf_counter() - t0, 3)}}
     node.__name__ = f"{team}_node"
     return node
 
 
-def _teams(state: Mapping[str, Any]) -> list[TeamReport]:
+def team_reports(state: Mapping[str, Any]) -> list[TeamReport]:
     reps = {d["team"]: TeamReport.model_validate(d) for d in state.get("team_reports", [])}
     return [reps[t] for t in TEAMS if t in reps]
 
 
 def synthesis_node(state: ReviewState) -> dict[str, Any]:
     t0 = time.perf_counter()
-    settings = _settings(state["data_dir"])
-    fr = synthesis.run(_teams(state), get_reasoner(state.get("llm", "offline"), settings), state.get("zone", "UTC"),
+    settings = settings_for(state["data_dir"])
+    fr = synthesis.run(team_reports(state), get_reasoner(state.get("llm", "offline"), settings), state.get("zone", "UTC"),
                        state.get("kind", "unknown"))
     return {"final": fr.model_dump(mode="json"), "timings": {"synthesis": round(time.perf_counter() - t0, 3)}}
 
@@ -184,12 +154,12 @@ def synthesis_node(state: ReviewState) -> dict[str, Any]:
 def report_node(state: ReviewState) -> dict[str, Any]:
     t0 = time.perf_counter()
     fr = synthesis.apply_decisions(FinalReport.model_validate(state["final"]), state.get("decisions", {}))
-    teams = _teams(state)
+    teams = team_reports(state)
     out = Path(state["out"])
     written = [str(p) for p in write_review(out, fr, teams, state["run_id"], state["bundle"], state.get("zone", "UTC"))]
-    drop_context(state["run_id"])
     # every team has run: the reconstruction lives on in outcomes.csv / timeline.csv and the reports
-    (work_dir(state["data_dir"], state["run_id"]) / "forensics.pkl").unlink(missing_ok=True)
+    if state.get("forensics_path"):
+        Path(state["forensics_path"]).unlink(missing_ok=True)
     return {"written": written, "timings": {"report": round(time.perf_counter() - t0, 3)}}
 
 
@@ -232,10 +202,10 @@ def normalize_decisions(answer: Any, pending: list[dict[str, Any]]) -> dict[str,
 
 
 def build_graph(checkpointer: Any = None) -> Any:
-    g = StateGraph(ReviewState)
+    g = StateGraph(ReviewState, context_schema=ReviewRuntime)
     g.add_node("forensics", forensics_node)
     for team in PARALLEL_TEAMS:
-        g.add_node(team, _team_node(team))
+        g.add_node(team, _team_node(team), input_schema=TeamInput)
         g.add_edge(team, "synthesis")
     g.add_node("synthesis", synthesis_node)
     g.add_node("report", report_node)
@@ -248,160 +218,4 @@ def build_graph(checkpointer: Any = None) -> Any:
     return g.compile(checkpointer=checkpointer)
 
 
-graph = build_graph()
-
-
-# ------------------------------------------------------------------------------------------------
-# running it: checkpoints under data_dir/review, progress callbacks, approvals
-
-
-Progress = Callable[[str, str, Mapping[str, Any]], None]     # (event: start|done|error, node, info)
-
-
-@dataclass
-class ReviewResult:
-    run_id: str
-    out: Path
-    status: str                                   # complete | awaiting_approval
-    final: FinalReport | None = None
-    teams: list[TeamReport] = field(default_factory=list)
-    pending: list[dict[str, Any]] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    written: list[str] = field(default_factory=list)
-
-
-class RunNotFound(LookupError):
-    """No checkpoint for this run id."""
-
-
-class ReviewSetupError(ValueError):
-    """The review cannot start (e.g. the chosen reasoner cannot be created); the message says why."""
-
-
-def checkpoint_path(data_dir: str | Path) -> Path:
-    return Path(data_dir) / "review" / "checkpoints.sqlite"
-
-
-@contextmanager
-def _compiled(data_dir: str | Path) -> Iterator[Any]:
-    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    p = checkpoint_path(data_dir)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(p), check_same_thread=False)
-    try:
-        yield build_graph(SqliteSaver(conn, serde=JsonPlusSerializer()))
-    finally:
-        conn.close()
-
-
-def _drive(app: Any, inp: Any, cfg: dict[str, Any], progress: Progress | None) -> None:
-    starts: dict[str, float] = {}
-    for mode, chunk in app.stream(inp, cfg, stream_mode=["tasks", "updates"]):
-        if mode != "tasks" or progress is None:
-            continue
-        name = chunk.get("name", "?")
-        if "triggers" in chunk:
-            starts[chunk["id"]] = time.perf_counter()
-            progress("start", name, {})
-        else:
-            secs = time.perf_counter() - starts.get(chunk["id"], time.perf_counter())
-            err = chunk.get("error")
-            interrupted = bool(chunk.get("interrupts"))
-            progress("error" if err else ("interrupt" if interrupted else "done"), name,
-                     {"seconds": round(secs, 3), "error": str(err) if err else None})
-
-
-def _result(app: Any, cfg: dict[str, Any]) -> ReviewResult:
-    snap = app.get_state(cfg)
-    st = snap.values
-    if not st:
-        raise RunNotFound(cfg["configurable"]["thread_id"])
-    pending: list[dict[str, Any]] = []
-    for task in snap.tasks:
-        for it in task.interrupts:
-            pending = list(it.value.get("changes", []))
-    final = FinalReport.model_validate(st["final"]) if st.get("final") else None
-    if final is not None:
-        final = synthesis.apply_decisions(final, st.get("decisions", {}))
-    return ReviewResult(run_id=st["run_id"], out=Path(st["out"]), status="awaiting_approval" if snap.next else "complete",
-                        final=final, teams=_teams(st), pending=pending, timings=dict(st.get("timings", {})),
-                        written=list(st.get("written", [])))
-
-
-Decide = Callable[[list[dict[str, Any]]], Mapping[str, Any]]
-
-
-def _answer_for(approve: str | None, pending: list[dict[str, Any]], decide: Decide | None,
-                by: str) -> Mapping[str, Any] | None:
-    if approve == "all":
-        return {"*": {"status": "approved", "by": by}}
-    if approve == "reject":
-        return {"*": {"status": "rejected", "by": by}}
-    if approve is None and decide is not None:
-        return decide(pending)
-    return None
-
-
-def run_review(bundle: str | Path, out: str | Path, *, data_dir: str | Path, llm: str = "offline",
-               approve: str | None = None, decide: Decide | None = None, progress: Progress | None = None,
-               run_id: str | None = None, api: str | None = None) -> ReviewResult:
-    """Review ``bundle`` into ``out``.
-
-    ``approve``: "all" approves every change needing approval; "none" (or no terminal: ``decide=None``)
-    leaves them ``pending_approval`` and the run resumable. ``decide(pending) -> answer`` asks a human.
-    """
-    run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    cfg = {"configurable": {"thread_id": run_id}}
-    inp = {"run_id": run_id, "bundle": str(Path(bundle).resolve()), "out": str(Path(out).resolve()),
-           "data_dir": str(Path(data_dir).resolve()), "llm": str(getattr(llm, "value", llm)), "api": api}
-    try:   # an explicit --llm choice that cannot work stops here, not halfway through the teams
-        get_reasoner(inp["llm"], _settings(inp["data_dir"]))
-    except Exception as exc:
-        raise ReviewSetupError(f"--llm {inp['llm']}: cannot create the reasoner: {exc}") from exc
-    Path(out).mkdir(parents=True, exist_ok=True)
-    with _compiled(data_dir) as app:
-        _drive(app, inp, cfg, progress)
-        res = _result(app, cfg)
-        if res.pending:
-            ans = _answer_for(approve, res.pending, decide, "--approve all")
-            if ans is not None:
-                _drive(app, Command(resume=ans), cfg, progress)
-                res = _result(app, cfg)
-    return res
-
-
-def resume_review(run_id: str, *, data_dir: str | Path, approve: str | None = None, decide: Decide | None = None,
-                  progress: Progress | None = None) -> ReviewResult:
-    """Continue a run stopped at its approval step. ``approve``: "all" | "none" (= reject) | None (ask)."""
-    cfg = {"configurable": {"thread_id": run_id}}
-    if not checkpoint_path(data_dir).is_file():
-        raise RunNotFound(run_id)
-    with _compiled(data_dir) as app:
-        res = _result(app, cfg)
-        if not res.pending:
-            return res
-        ans = _answer_for("reject" if approve == "none" else approve, res.pending, decide,
-                          f"--resume --approve {approve}" if approve else "user")
-        if ans is None:
-            return res
-        _drive(app, Command(resume=ans), cfg, progress)
-        return _result(app, cfg)
-
-
-def list_runs(data_dir: str | Path) -> list[str]:
-    p = checkpoint_path(data_dir)
-    if not p.is_file():
-        return []
-    conn = sqlite3.connect(str(p))
-    try:
-        return [r[0] for r in conn.execute("SELECT DISTINCT thread_id FROM checkpoints ORDER BY thread_id")]
-    except sqlite3.Error:
-        return []
-    finally:
-        conn.close()
-
-
-__all__ = ["graph", "build_graph", "run_review", "resume_review", "ReviewResult", "RunNotFound", "ReviewSetupError",
-           "list_runs", "jsonable"]
+graph = build_graph()   # for langgraph.json / a LangGraph server, which brings its own checkpointer

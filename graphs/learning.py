@@ -6,6 +6,9 @@ State is plain JSON (question, as_of, the routed intent, the tool evidence, the 
 a follow-up ("and when it said BUY?") is read against ``context``. Run-scoped resources (data dir,
 reasoner, store) come in as the LangGraph runtime context (``agents.learning.LearningContext``), never in
 the state. The module-level ``graph`` has no checkpointer: a LangGraph server supplies its own.
+
+Failure contract: the graph adds no error handling of its own; what the nodes (agents/learning.py)
+raise propagates to the caller, and an unanswerable question is an answer, not an error.
 """
 from __future__ import annotations
 

@@ -17,16 +17,20 @@ from agents.bedrock import BedrockReasoner, make_client_config
 from agents.llm import OfflineReasoner
 from agents.llm_budget import LLMBudget
 from agents.outcome_recorder import OutcomeRecorder
-from graphs.advisory import AdvisoryGraph, GraphCycleRunner, LiveDisplay, advise, derive_intent_kind, graph
+from graphs.advisory import derive_intent_kind, graph
+from graphs.advisory_runner import AdvisoryGraph, advise
+from graphs.advisory_session import GraphCycleRunner
 from graphs.advisory_state import AdvisoryContext, GuardedDecision
 from trading.brokers.paper import PaperBroker
 from trading.domain.models import AdvisoryAction, IntentKind, Side, Signal
 from trading.domain.reason_codes import ReasonCode
-from trading.execution.session import AdvisorContext, open_session
+from trading.execution.advisor import AdvisorContext
+from trading.execution.wiring import open_session
 from trading.guards import BrokerSnapshot, RiskState
 from trading.market.candles import Bar
 from trading.records.telemetry import EventLog
 from trading.settings import LLMConfig, load_settings
+from warden.live_display import LiveDisplay
 
 T0 = datetime(2025, 12, 12, 14, 0, tzinfo=UTC)
 SYM = "ESZ5"
@@ -264,7 +268,7 @@ def test_memory_failure_is_logged_and_the_decision_goes_on(env: Env, ag: Advisor
 def test_postgres_checkpointer_is_optional_and_says_how_to_get_it(tmp_path: Path) -> None:
     from contextlib import ExitStack
 
-    from graphs.advisory import make_checkpointer
+    from graphs.advisory_checkpoint import make_checkpointer
 
     try:
         import langgraph.checkpoint.postgres  # noqa: F401

@@ -9,9 +9,10 @@ import pytest
 from agents.data_ingestion import compute_features
 from agents.decision import RagSimilarCycles, decision_evidence, decision_policy
 from agents.grounding import ungrounded_numbers
-from graphs.advisory import open_memory
+from graphs.advisory_session import open_memory
+from tools.memory.ingest import ingest_outcomes
 from tools.memory.situations import asset_of
-from tools.memory.store import RagStore, ingest_outcomes
+from tools.memory.store import RagStore
 from tools.samples.outcomes import generate
 from trading.domain.models import Side, Signal
 from trading.market.candles import Bar

@@ -13,7 +13,7 @@ import pytest
 ib_async = pytest.importorskip("ib_async")
 
 from tests.fakes.ib_gateway import ACCOUNT, FakeGateway, FakeIB  # noqa: E402
-from trading.brokers import ib as ib_module  # noqa: E402
+from trading.brokers import ib_api as ib_module  # noqa: E402
 from trading.brokers.base import (  # noqa: E402
     BracketRequest,
     Broker,
@@ -240,7 +240,7 @@ def test_missing_commission_report_emits_fill_after_grace_and_counts(gw: FakeGat
     fills = []
     b.on_fill(fills.append)
     gw.hold_commissions = True
-    with caplog.at_level(logging.WARNING, logger="trading.brokers.ib"):
+    with caplog.at_level(logging.WARNING, logger="trading.brokers.ib_connection"):
         b.place_bracket(bracket())
         b.process_events()
         assert len(fills) == 1 and fills[0].commission == 0.0
@@ -360,7 +360,7 @@ def test_callback_errors_are_logged_counted_and_isolated(broker: IBBroker, caplo
 
     broker.on_fill(bad)
     broker.on_fill(good.append)
-    with caplog.at_level(logging.ERROR, logger="trading.brokers.ib"):
+    with caplog.at_level(logging.ERROR, logger="trading.brokers.ib_connection"):
         broker.place_bracket(bracket())
         broker.process_events()
     assert len(good) == 1 and broker.errors["fill callback"] == 1

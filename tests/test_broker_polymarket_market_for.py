@@ -102,7 +102,7 @@ def test_window_is_now_floored_to_15_minutes(broker: PolymarketBroker, fake: Fak
 
 def test_missing_market_is_none_and_says_why(broker: PolymarketBroker, fake: FakePolymarket,
                                              caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="trading.brokers.polymarket")
+    caplog.set_level(logging.INFO, logger="trading.brokers.polymarket_markets")
     assert broker.market_for(sig(Side.BUY, "SOL"), START + timedelta(minutes=2)) is None
     assert f"sol-updown-15m-{int(START.timestamp())}: no such market" in caplog.text
     # the next window of BTC is not listed either
@@ -112,7 +112,7 @@ def test_missing_market_is_none_and_says_why(broker: PolymarketBroker, fake: Fak
 
 def test_too_late_in_the_window_is_none_without_asking(broker: PolymarketBroker, fake: FakePolymarket,
                                                        caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="trading.brokers.polymarket")
+    caplog.set_level(logging.INFO, logger="trading.brokers.polymarket_markets")
     late = END - timedelta(seconds=45)
     assert broker.market_for(sig(Side.BUY), late) is None
     assert "45 s left" in caplog.text

@@ -345,7 +345,7 @@ def _make_read_only(path: Path) -> tuple[bool, callable]:
 
 
 def test_read_only_journal_fails_at_open_and_halts_entries(tmp_path: Path, caplog) -> None:  # noqa: ANN001
-    from trading.execution.session import open_session
+    from trading.execution.wiring import open_session
     from trading.settings import Settings
 
     db = tmp_path / "journal" / "journal.db"

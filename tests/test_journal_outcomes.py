@@ -15,7 +15,8 @@ from trading.domain.reason_codes import ReasonCode
 from trading.execution.outcome_resolver import CandleResolutionSource, OutcomeResolver, parse_market_slug
 from trading.guards import BrokerSnapshot, evaluate
 from trading.market.candles import Bar
-from trading.records.journal import Journal, TradeRecord
+from trading.records.journal import Journal
+from trading.records.journal_records import TradeRecord
 from trading.records.learning_hooks import LearningHooks
 from trading.records.outcome_schema import HistorySnapshot, TradeOutcome
 from trading.records.risk_ledger import RiskLedger

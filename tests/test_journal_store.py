@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from trading.domain.models import Fill, Order, OrderStatus, Side
-from trading.records.journal import SCHEMA_VERSION, Journal, JournalError, JournalUnwritable, OutcomeRecord, TradeRecord
+from trading.records.journal import Journal, JournalError, JournalUnwritable
+from trading.records.journal_records import OutcomeRecord, TradeRecord
+from trading.records.journal_schema import SCHEMA_VERSION
 from trading.records.legacy_journal import LegacyJournalError, read_legacy_journal, unresolved
 
 T = datetime(2026, 1, 15, 0, 0, tzinfo=UTC)

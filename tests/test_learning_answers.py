@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agents.learning import LearningAnswer, answer_policy, compose
+from agents.learning_answers import LearningAnswer, answer_policy, compose
 from agents.llm import LLMUnavailable, OfflineReasoner
 from tools.samples.outcomes import write_samples
 from trading.domain.reason_codes import ReasonCode

@@ -9,7 +9,8 @@ import pytest
 import graphs.learning as gl
 from agents.learning import LearningContext
 from agents.llm import OfflineReasoner
-from tools.memory.store import RagStore, ingest_outcomes
+from tools.memory.ingest import ingest_outcomes
+from tools.memory.store import RagStore
 from tools.samples.outcomes import generate
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agents.learning import Known, route_question
+from agents.learning_router import Known, route_question
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)          # a Thursday
 KNOWN = Known(symbols={"ESZ5", "btc-updown-15m-1768437900"}, assets={"ES", "BTC"})

@@ -491,7 +491,7 @@ def test_hand_timestamp_parser_agrees_with_strptime(parts: tuple[int, ...], sep:
     (r"alpha (?P<a>\d+)|beta (?P<b>\d+)", ""), (r"x[|]y", "x"), (r"x\|y", "x|y"), (r"x(?:a|b)", "x"),
 ])
 def test_literal_prefix(src: str, prefix: str) -> None:
-    from tools.logs.reader import _literal_prefix
+    from tools.logs.regex_source import literal_prefix as _literal_prefix
 
     assert _literal_prefix(src) == prefix
 

@@ -185,7 +185,7 @@ def test_cli_ingest_plain_then_json(tmp_path: Path) -> None:
 
 
 def test_live_loop_buffer_batches_table_rows_and_loses_none(tmp_path: Path) -> None:
-    from tools.memory.store import OutcomeIngestBuffer, ingest_outcomes
+    from tools.memory.ingest import OutcomeIngestBuffer, ingest_outcomes
     from tools.samples.outcomes import generate
 
     outs = [o for o, _snap in generate(n=5, seed=3)]

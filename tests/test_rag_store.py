@@ -18,19 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import tools.memory.store as rs
+import tools.memory.cycle_search as cs
+from tools.memory.cycle_filter import CycleFilter
 from tools.memory.embeddings import HashingEmbedding
+from tools.memory.ingest import cycle_metadata, ingest_outcome, ingest_outcomes
 from tools.memory.outcomes_table import OutcomesTable
 from tools.memory.situations import outcome_vector
-from tools.memory.store import (
-    CycleFilter,
-    EmbeddingMismatch,
-    ExplicitVectors,
-    RagStore,
-    StoreError,
-    ingest_outcome,
-    ingest_outcomes,
-)
+from tools.memory.store import EmbeddingMismatch, ExplicitVectors, RagStore, StoreError
 from tools.samples.outcomes import generate
 
 N = 300
@@ -51,8 +45,6 @@ def built(tmp_path_factory: pytest.TempPathFactory):
 
 def _brute(outs, vecs, q, flt: CycleFilter, k: int) -> list[float]:
     """Cosine distances of the k nearest outcomes passing the filter (the NumPy baseline)."""
-    from tools.memory.store import cycle_metadata
-
     keep = [i for i, o in enumerate(outs) if flt.matches(cycle_metadata(o, ""))]
     if not keep:
         return []
@@ -81,12 +73,12 @@ def test_filtered_search_matches_brute_force(built, name: str, plan: str, monkey
     if plan != "local":                      # the Chroma-side planner, without the local exact index
         monkeypatch.setattr(store, "local_index", False)
     if plan == "ids":
-        monkeypatch.setattr(rs, "FIRST_CANDIDATES", 0)
+        monkeypatch.setattr(cs, "FIRST_CANDIDATES", 0)
     if plan in ("overfetch", "wide"):
-        monkeypatch.setattr(rs, "IDS_QUERY_LIMIT", 0)
+        monkeypatch.setattr(cs, "IDS_QUERY_LIMIT", 0)
     if plan == "wide":                       # no first pass, a narrow widest pass: escalation and fallback
-        monkeypatch.setattr(rs, "FIRST_CANDIDATES", 0)
-        monkeypatch.setattr(rs, "MAX_CANDIDATES", 40)
+        monkeypatch.setattr(cs, "FIRST_CANDIDATES", 0)
+        monkeypatch.setattr(cs, "MAX_CANDIDATES", 40)
     if plan == "prefilter":
         monkeypatch.setattr(store, "_filter_index", lambda: None)
     flt = FILTERS[name](outs)
@@ -158,7 +150,7 @@ def test_cycles_written_by_someone_else_are_still_found(tmp_path: Path) -> None:
     late = outs[50:]
     col = store.cycles()
     store.write(col, [o.trade_cycle_id for o in late], [outcome_vector(o) for o in late],
-                [rs.cycle_metadata(o, "x") for o in late])
+                [cycle_metadata(o, "x") for o in late])
     target = late[4]
     flt = CycleFilter(venue=target.venue)
     hits = store.query_cycles(outcome_vector(target), 3, flt)

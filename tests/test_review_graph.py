@@ -26,7 +26,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def review(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from graphs.incident import run_review
+    from graphs.review_runner import run_review
 
     root = tmp_path_factory.mktemp("review")
     events: list[tuple[str, str]] = []
@@ -76,7 +76,7 @@ def test_numbers_are_grounded_and_root_causes_come_from_tools(review: dict[str, 
 
 
 def test_changes_follow_the_decision_framework_and_resume_approves_them(review: dict[str, Any]) -> None:
-    from graphs.incident import resume_review
+    from graphs.review_runner import resume_review
 
     res = review["res"]
     assert res.status == "awaiting_approval"
@@ -99,7 +99,7 @@ def test_changes_follow_the_decision_framework_and_resume_approves_them(review: 
 
 
 def test_interactive_answers_and_resume_with_none(bundle: Path, tmp_path: Path) -> None:
-    from graphs.incident import resume_review, run_review
+    from graphs.review_runner import resume_review, run_review
 
     asked: list[list[str]] = []
 
@@ -120,7 +120,7 @@ def test_interactive_answers_and_resume_with_none(bundle: Path, tmp_path: Path) 
 
 
 def test_a_bundle_with_only_a_log_still_gets_a_review(bundle: Path, tmp_path: Path) -> None:
-    from graphs.incident import run_review
+    from graphs.review_runner import run_review
 
     only = tmp_path / "only_log"
     only.mkdir()
@@ -137,7 +137,7 @@ def test_a_bundle_with_only_a_log_still_gets_a_review(bundle: Path, tmp_path: Pa
 
 
 def test_a_failing_tool_is_reported_not_fatal(bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from graphs.incident import run_review
+    from graphs.review_runner import run_review
     from tools.review import sre as sre_review
 
     def boom(fx: Any) -> Any:

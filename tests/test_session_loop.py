@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from tools.samples.candles import candle_rows
 from trading.brokers.paper import PaperBroker
 from trading.domain.models import Advisory, AdvisoryAction, Side, Signal
-from trading.execution.session import make_broker, open_session, rule_advisor
+from trading.execution.advisor import rule_advisor
+from trading.execution.wiring import make_broker, open_session
 from trading.market.candles import Bar, read_candles
 from trading.market.signals import BreakoutSignals, SignalContext, SignalLoadError, load_signal_source
 from trading.records.journal import Journal
@@ -239,7 +240,7 @@ def test_advisor_failure_fails_closed(tmp_path: Path) -> None:
 
 
 def test_rule_advisor_waits_without_levels_or_on_a_spike() -> None:
-    from trading.execution.session import AdvisorContext
+    from trading.execution.advisor import AdvisorContext
 
     now = datetime(2025, 1, 1, tzinfo=UTC)
     calm = _trend_bars(60)
@@ -333,7 +334,7 @@ def test_binary_window_through_the_loop_is_resolved_from_candles(tmp_path: Path)
 
 
 def test_make_broker_builds_paper_and_says_clearly_when_an_adapter_is_missing(monkeypatch) -> None:  # noqa: ANN001
-    from trading.execution.session import BrokerSetupError
+    from trading.execution.wiring import BrokerSetupError
 
     s = Settings(broker={"starting_cash": 5000, "commission_per_contract": 1.5, "slippage_ticks": 2})
     p = make_broker("paper", s)

@@ -2,15 +2,31 @@
 
 Nested fields use a double underscore in the environment: WARDEN_GUARDS__MAX_LOSS_PER_TRADE=500.
 The TOML file is ``./warden.toml`` unless WARDEN_CONFIG names another one.
+
+Failure contract: ``load_settings`` raises ``ConfigError`` (a ValueError) naming every bad field and its
+environment variable; an unknown key raises too (``extra="forbid"``), and so does a WARDEN_CONFIG that
+names no file. Nothing invalid is silently replaced by a default.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+Port = Annotated[int, Field(gt=0, lt=65536)]
+AtLeastOne = Annotated[int, Field(ge=1)]
 
 
 class _Section(BaseModel):
@@ -20,61 +36,61 @@ class _Section(BaseModel):
 
 class GuardConfig(_Section):
     """Every knob the deterministic guards read. Defaults are the conservative ones."""
-    max_loss_per_trade: float = Field(1000.0, gt=0, description="worst-case loss cap per entry, USD")
+    max_loss_per_trade: float = Field(default=1000.0, gt=0, description="worst-case loss cap per entry, USD")
     block_on_wait: bool = True
     wait_override_confidence: float | None = Field(
-        None, ge=0, le=1,
+        default=None, ge=0, le=1,
         description="signal confidence at/above which an advisory-only WAIT may be overridden; None = never")
     require_advisory: bool = True
-    advisory_max_age_s: float = Field(120.0, gt=0)
+    advisory_max_age_s: PositiveFloat = 120.0
     cap_reduce_only_qty: bool = False   # True: cap an oversized exit to the live position instead of blocking
     block_on_advisory_conflict: bool = True
-    max_drawdown_pct: float = Field(30.0, gt=0, lt=100)
-    max_consecutive_losses: int = Field(4, ge=1)
+    max_drawdown_pct: float = Field(default=30.0, gt=0, lt=100)
+    max_consecutive_losses: AtLeastOne = 4
     loss_streak_pause_s: float = Field(
-        3600.0, ge=0, description="entries pause this long after the last loss of a streak; 0 = until cleared")
-    max_unresolved_outcomes: int = Field(3, ge=0)
-    outcome_grace_s: float = Field(900.0, ge=0, description="time after resolve_by before an outcome is late")
-    cooldown_after_loss_s: float = Field(0.0, ge=0)
-    min_seconds_between_entries: float = Field(0.0, ge=0)
-    max_orders_per_minute: int = Field(30, ge=1)
-    max_position_qty: float = Field(10.0, gt=0, description="max |position| per symbol, contracts/shares")
+        default=3600.0, ge=0, description="entries pause this long after the last loss of a streak; 0 = until cleared")
+    max_unresolved_outcomes: NonNegativeInt = 3
+    outcome_grace_s: float = Field(default=900.0, ge=0, description="time after resolve_by before an outcome is late")
+    cooldown_after_loss_s: NonNegativeFloat = 0.0
+    min_seconds_between_entries: NonNegativeFloat = 0.0
+    max_orders_per_minute: AtLeastOne = 30
+    max_position_qty: float = Field(default=10.0, gt=0, description="max |position| per symbol, contracts/shares")
 
 
 class LLMConfig(_Section):
     provider: Literal["offline", "bedrock"] = "offline"
     model_id: str = "anthropic.claude-3-5-sonnet-20240620-v1:0"
     region: str = "us-east-1"
-    connect_timeout_s: float = Field(5.0, gt=0)
-    read_timeout_s: float = Field(30.0, gt=0)
-    max_attempts: int = Field(4, ge=1)
-    max_tokens: int = Field(1024, ge=16)
-    budget_usd_per_cycle: float = Field(0.05, ge=0)
-    budget_usd_per_day: float = Field(5.0, ge=0)
-    usd_per_1k_input_tokens: float = Field(0.003, ge=0)
-    usd_per_1k_output_tokens: float = Field(0.015, ge=0)
+    connect_timeout_s: PositiveFloat = 5.0
+    read_timeout_s: PositiveFloat = 30.0
+    max_attempts: AtLeastOne = 4
+    max_tokens: int = Field(default=1024, ge=16)
+    budget_usd_per_cycle: NonNegativeFloat = 0.05
+    budget_usd_per_day: NonNegativeFloat = 5.0
+    usd_per_1k_input_tokens: NonNegativeFloat = 0.003
+    usd_per_1k_output_tokens: NonNegativeFloat = 0.015
 
 
 class RagConfig(_Section):
     mode: Literal["embedded", "http"] = "embedded"
     host: str = "127.0.0.1"
-    port: int = Field(8000, gt=0, lt=65536)
+    port: Port = 8000
     text_embedding: Literal["hashing", "minilm", "titan"] = "hashing"
 
 
 class BrokerConfig(_Section):
     kind: Literal["paper", "ib", "polymarket"] = "paper"
     ib_host: str = "127.0.0.1"
-    ib_port: int = Field(4002, gt=0, lt=65536)
-    ib_client_id: int = Field(17, ge=0)
+    ib_port: Port = 4002
+    ib_client_id: NonNegativeInt = 17
     polymarket_host: str = "https://clob.polymarket.com"
     polymarket_data_host: str = "https://data-api.polymarket.com"
     polymarket_chain_id: int = 137
-    commission_per_contract: float = Field(2.25, ge=0)
-    slippage_ticks: float = Field(0.0, ge=0)
-    starting_cash: float = Field(100_000.0, gt=0)
-    reconcile_interval_s: float = Field(60.0, gt=0)
-    position_timeout_s: float = Field(5.0, gt=0)
+    commission_per_contract: NonNegativeFloat = 2.25
+    slippage_ticks: NonNegativeFloat = 0.0
+    starting_cash: float = Field(default=100_000.0, gt=0)
+    reconcile_interval_s: PositiveFloat = 60.0
+    position_timeout_s: PositiveFloat = 5.0
 
 
 class Settings(BaseSettings):

@@ -1,4 +1,8 @@
-"""The ``warden`` command line. Commands live in ``warden/commands/`` and are discovered here."""
+"""The ``warden`` command line. Commands live in ``warden/commands/`` and are discovered here.
+
+Failure contract: a ``UserError`` or ``ConfigError`` from any command is printed as one red line on
+stderr and exits with its ``exit_code`` (2 by default); anything else is a bug and keeps its traceback.
+"""
 from __future__ import annotations
 
 import importlib

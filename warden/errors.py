@@ -1,4 +1,7 @@
-"""User-facing errors: printed as one line on stderr with a non-zero exit, never a traceback."""
+"""User-facing errors: printed as one line on stderr with a non-zero exit, never a traceback.
+
+Failure contract: defines the errors only; cli.py turns them into one line and the exit code.
+"""
 
 
 class UserError(Exception):

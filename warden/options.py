@@ -1,4 +1,8 @@
-"""Options every command shares, so the conventions stay identical across commands."""
+"""Options every command shares, so the conventions stay identical across commands.
+
+Failure contract: typer rejects a bad option value (unknown --llm, a file given as --data-dir)
+with its usage error (exit 2) before any command runs.
+"""
 from __future__ import annotations
 
 import sys

@@ -4,6 +4,9 @@ Offline policy: a regime change is a fact when the tools measure it (incident vo
 earlier period's, or a trend label flip); whether it invalidated the strategy is a hypothesis. Anomalies
 inside the trading span are listed as contributing factors. A regime filter is proposed (strategy
 change: user approval + backtest) only when a regime change was measured.
+
+Failure contract: tool failures are handled by ``base.run_team``; no candles and no quotes give a
+"could not run" entry, not an error.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.review.base import ReportBuilder, ReviewContext, base_evidence, not_run, run_team, trim
+from agents.review.base import ReportBuilder, ReviewContext, run_team, trim
 from tools.review import econophysics as econ
 from tools.review import plots as incident_plots
 from tools.review.report import ChangeType, NotRun, Recommendation, TeamReport
@@ -29,7 +32,7 @@ to market conditions? Label facts and hypotheses; never invent a number."""
 
 def _series(ctx: ReviewContext) -> dict[str, econ.Series]:
     fx = ctx.fx
-    out = {a: econ.Series(a, c.t, c.o, c.h, c.low, c.c, c.interval_s) for a, c in fx.candles.items() if len(c) >= 40}
+    out = {a: c for a, c in fx.candles.items() if len(c) >= 40}
     if not out and fx.es is not None and len(fx.es.marks) > 100:
         # no candle file: 1-minute bars from the log's own quotes
         ep = np.array([m[0] for m in fx.es.marks])
@@ -50,7 +53,8 @@ def analyze(ctx: ReviewContext) -> dict[str, Any]:
     fx = ctx.fx
     series = _series(ctx)
     pos = [t for t in fx.positions if t.entry_time]
-    split = (min(t.entry_time for t in pos).timestamp() - 1800) if pos else None  # type: ignore[union-attr]
+    entry_times = [t.entry_time for t in pos if t.entry_time is not None]
+    split = (min(entry_times).timestamp() - 1800) if entry_times else None
     ppy = 252 * 23 * 3600 if fx.kind == "es" else None
     per = {}
     for a, s in series.items():
@@ -62,8 +66,8 @@ def analyze(ctx: ReviewContext) -> dict[str, Any]:
 def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
     fx = ctx.fx
     a = ctx.cached("econ", lambda: analyze(ctx))
-    ev = base_evidence(ctx, TEAM)
-    nr = [n.model_dump() for n in not_run(fx, ("market regime", "entry prices against", "candles for"))]
+    ev = ctx.evidence(TEAM)
+    nr = ctx.not_run(("market regime", "entry prices against", "candles for"))
     if not a["per_asset"] and not any(n["lacking"] == "candles" for n in nr):
         nr.append(NotRun(analysis="volatility, regime and anomaly analysis", lacking="candles (or quotes in the log)")
                   .model_dump())
@@ -89,7 +93,7 @@ def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
         for x in r["anomalies"]:
             at = datetime.fromisoformat(x["at"])
             anomalies.append({"asset": asset, **x, "at": at,
-                              "during_trading": bool(t0 and t0 <= at.timestamp() <= t1)})
+                              "during_trading": bool(t0 and t1 is not None and t0 <= at.timestamp() <= t1)})
         changes += [{"asset": asset, **c, "at": datetime.fromisoformat(c["at"])} for c in r["regime_changes"]]
     m["assets_with_regime_change"] = sum(1 for r in rows if r["regime_change"])
     m["anomalies"] = len(anomalies)

@@ -3,22 +3,16 @@
 Runs first: its reconstruction (tools.review.forensics) unblocks every other team. Offline policy: report the
 reconstructed record by source, the recording failure with its error signature and likely cause
 (labelled a hypothesis), what stays unresolved, and the catalogue fixes for each detected root cause.
+
+Failure contract: tool failures are handled by ``base.run_team``; missing inputs are listed as
+"could not run".
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from agents.review.base import (
-    ReportBuilder,
-    ReviewContext,
-    base_evidence,
-    detections,
-    not_run,
-    recommend,
-    run_team,
-    trim,
-)
+from agents.review.base import ReportBuilder, ReviewContext, run_team, trim
 from tools.review import forensics as ftool
 from tools.review.report import TeamReport
 
@@ -38,18 +32,18 @@ ANALYSES = ("journal/log correlation", "recorded outcomes", "telemetry gap check
 def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
     fx = ctx.fx
     a = ctx.cached("forensics", lambda: ftool.analyze(fx, ctx.guards.outcome_grace_s))
-    ev = base_evidence(ctx, TEAM)
+    ev = ctx.evidence(TEAM)
     losses = [t for t in fx.positions if t.won is False]
     wins = [t for t in fx.positions if t.won]
-    res_time = [(t.resolved_at or t.window_end or t.exit_time) for t in losses]
-    res_time = [x for x in res_time if x is not None]
+    res_time = [x for t in losses if (x := t.resolved_at or t.window_end or t.exit_time) is not None]
     errs = [{k: v for k, v in e.items() if k not in ("trade_ids",)} for e in a["errors"]]
     ev.update(
         metrics=a["metrics"], detections=[d.model_dump() for d in a["detections"]],
-        not_run=[n.model_dump() for n in not_run(fx, ANALYSES)],
+        not_run=ctx.not_run(ANALYSES),
         errors=trim(errs, 10), conflicts=trim([{"trade_id": t, "conflict": c} for t, c in a["conflicts"]], 10),
         first_loss_at=min(res_time) if res_time else None, last_loss_at=max(res_time) if res_time else None,
-        largest_loss=min((t.pnl for t in losses), default=None), largest_win=max((t.pnl for t in wins), default=None),
+        largest_loss=min((t.pnl for t in losses if t.pnl is not None), default=None),
+        largest_win=max((t.pnl for t in wins if t.pnl is not None), default=None),
         resolver={"passes": len(fx.resolution_passes),
                   "first_pass": fx.resolution_passes[0][0] if fx.resolution_passes else None,
                   "last_pass": fx.resolution_passes[-1][0] if fx.resolution_passes else None,
@@ -70,7 +64,7 @@ def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
 def policy(ev: Mapping[str, Any]) -> TeamReport:
     b = ReportBuilder(ev, TEAM)
     m = ev["metrics"]
-    det = detections(ev)
+    det = b.detections
     src = ", ".join(f"{k}: {v}" for k, v in (m.get("by_source") or {}).items()) or "none"
     summary = (f"{m['trades']} trades found; {m['outcomes_recorded']} outcomes recorded by the bot, "
                f"{m['outcomes_reconstructed']} reconstructed (by source {src}), {m['unresolved']} unresolved. "
@@ -122,10 +116,10 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
     b.conclusions.append(summary)
     if rf:
         cause = err["likely_cause"] if err and err.get("likely_cause") else "see the error signatures"
-        b.recs += recommend("OUTCOME_RECORDING_FAILED", TEAM, cause=cause, reconstructed=m["outcomes_reconstructed"])
+        b.recommend("OUTCOME_RECORDING_FAILED", cause=cause, reconstructed=m["outcomes_reconstructed"])
         b.conclusions.append("Outcome recording failed silently; the record above is reconstructed, not recorded.")
     if tg:
-        b.recs += recommend("TELEMETRY_GAP", TEAM)
+        b.recommend("TELEMETRY_GAP")
     return b.build(summary)
 
 

@@ -4,6 +4,9 @@ Offline policy: the model is called miscalibrated only when the tool says so (>=
 Brier worse than the base rate, ECE > 0.1 and a binomial test p < 0.05); drift is a fact when PSI >= 0.25
 or KS rejects at 1% with a statistic > 0.1; "overfitting" is only ever a hypothesis here (no training
 data in a bundle). Recommends recalibration/retraining as a model change (user approval + A/B test).
+
+Failure contract: tool failures are handled by ``base.run_team``; too few resolved trades or signals
+give "could not run" entries, not a verdict.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.review.base import ReportBuilder, ReviewContext, base_evidence, detections, recommend, run_team
+from agents.review.base import ReportBuilder, ReviewContext, run_team
 from tools.review import ml_calibration as cal
 from tools.review import plots as incident_plots
 from tools.review.report import NotRun, RootCause, RootCauseCode, TeamReport
@@ -30,14 +33,15 @@ Label facts and hypotheses; never invent a number."""
 def analyze(ctx: ReviewContext) -> dict[str, Any]:
     fx = ctx.fx
     res = [t for t in fx.positions if t.won is not None]
-    with_p = [t for t in res if (t.prob if t.prob is not None else t.confidence) is not None]
+    stated = [(t, t.prob if t.prob is not None else t.confidence) for t in res]
+    with_p = [t for t, q in stated if q is not None]
     y = [1.0 if t.won else 0.0 for t in with_p]
-    p = [float(np.clip(t.prob if t.prob is not None else t.confidence, 0, 1)) for t in with_p]
+    p = [float(np.clip(q, 0, 1)) for _, q in stated if q is not None]
     prob_field = "prob" if with_p and all(t.prob is not None for t in with_p) else "confidence"
     report = cal.calibration_report(y, p, pnl=[t.pnl or 0.0 for t in with_p],
                                     prices=[t.price for t in with_p] if fx.kind == "polymarket" else None) if with_p \
         else {"n": 0}
-    pos = [t.entry_time for t in fx.positions if t.entry_time]
+    pos = [t.entry_time for t in fx.positions if t.entry_time is not None]
     split = min(pos).timestamp() - 1800 if pos else None
     drift = []
     if split is not None and len(fx.sig_ts):
@@ -55,7 +59,7 @@ def analyze(ctx: ReviewContext) -> dict[str, Any]:
 def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
     a = ctx.cached("ml", lambda: analyze(ctx))
     r = a["report"]
-    ev = base_evidence(ctx, TEAM)
+    ev = ctx.evidence(TEAM)
     nr: list[NotRun] = []
     dets: list[RootCause] = []
     if r.get("n", 0) < cal.MIN_TRADES:
@@ -96,7 +100,7 @@ def plots(ctx: ReviewContext, full: dict[str, Any]) -> list[str]:
 def policy(ev: Mapping[str, Any]) -> TeamReport:
     b = ReportBuilder(ev, TEAM)
     m = ev["metrics"]
-    det = detections(ev)
+    det = b.detections
     n = m.get("n", 0)
     if not n:
         summary = "No resolved trade carries a stated probability: calibration could not be measured."
@@ -156,7 +160,7 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
                + ("; the model is miscalibrated." if mc else "."))
     b.conclusions.append(summary)
     if mc:
-        b.recs += recommend("MODEL_MISCALIBRATED", TEAM, mean_prob=m["mean_prob"], win_rate=m["win_rate"],
+        b.recommend("MODEL_MISCALIBRATED", mean_prob=m["mean_prob"], win_rate=m["win_rate"],
                             brier=m["brier"], brier_base=m["brier_base_rate"])
     return b.build(summary)
 

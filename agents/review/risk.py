@@ -4,6 +4,9 @@ Offline policy: the halt time is the replay's (never-reset peak, RiskLedger); a 
 reset, an untracked streak and hidden losses are facts when the tools detect them; the fail-safe replay
 (only what the bot recorded, with the unresolved-outcome halt) answers "fail-safes that work even if
 tracking fails". Parameter changes are risk_parameter (user approval on the values).
+
+Failure contract: tool failures are handled by ``base.run_team``; no starting balance gives "could not
+run" entries for the percentage analyses.
 """
 from __future__ import annotations
 
@@ -11,16 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agents.review.base import (
-    ReportBuilder,
-    ReviewContext,
-    base_evidence,
-    detections,
-    not_run,
-    recommend,
-    run_team,
-    trim,
-)
+from agents.review.base import ReportBuilder, ReviewContext, run_team, trim
 from tools.review import plots as incident_plots
 from tools.review import risk as rtool
 from tools.review.report import ChangeType, NotRun, Recommendation, TeamReport
@@ -36,8 +30,8 @@ limits? 4. Should risk thresholds be tightened? Label facts and hypotheses; neve
 def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
     fx = ctx.fx
     a = ctx.cached("risk", lambda: rtool.analyze(fx, ctx.guards))
-    ev = base_evidence(ctx, TEAM)
-    nr = [n.model_dump() for n in not_run(fx, ("state-file consistency",))]
+    ev = ctx.evidence(TEAM)
+    nr = ctx.not_run(("state-file consistency",))
     nr += [NotRun(analysis=x, lacking=y).model_dump() for x, y in a["not_run"]]
     curve = a["curve"]
     step = max(1, len(curve) // 40)
@@ -91,7 +85,7 @@ def plots(ctx: ReviewContext, full: dict[str, Any]) -> list[str]:
 def policy(ev: Mapping[str, Any]) -> TeamReport:
     b = ReportBuilder(ev, TEAM)
     m = ev["metrics"]
-    det = detections(ev)
+    det = b.detections
     g = ev["guard_config"]
     lim = m["drawdown_limit_pct"]
     if m.get("starting_balance") is not None and m.get("true_peak_balance") is not None:
@@ -192,17 +186,17 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
                "blocked by the guards.")
     b.conclusions.append(summary)
     if hm:
-        b.recs += recommend("DRAWDOWN_HALT_MISSED", TEAM, limit=lim, max_unresolved=g["max_unresolved_outcomes"],
+        b.recommend("DRAWDOWN_HALT_MISSED", limit=lim, max_unresolved=g["max_unresolved_outcomes"],
                             failsafe_blocked=m.get("failsafe_trades_blocked"), halt_at=halt_at)
     if pr:
-        b.recs += recommend("DRAWDOWN_PEAK_RESET", TEAM, true_peak=m.get("true_peak_balance"))
+        b.recommend("DRAWDOWN_PEAK_RESET", true_peak=m.get("true_peak_balance"))
     if ls:
         st = (ev["metrics"].get("state_consecutive_losses"))
-        b.recs += recommend("LOSS_STREAK_UNTRACKED", TEAM, true_streak=m.get("final_loss_streak"),
+        b.recommend("LOSS_STREAK_UNTRACKED", true_streak=m.get("final_loss_streak"),
                             state_streak=st if st is not None else "a lower number", max_losses=g["max_consecutive_losses"],
                             max_streak=m.get("max_loss_streak"))
     if hl:
-        b.recs += recommend("UNREALIZED_LOSSES_HIDDEN", TEAM, hidden_max=m.get("hidden_loss_max_usd"))
+        b.recommend("UNREALIZED_LOSSES_HIDDEN", hidden_max=m.get("hidden_loss_max_usd"))
     if (m.get("positions_over_10pct") or 0) > 0 and m.get("max_position_pct_for_streak"):
         b.recs.append(Recommendation(
             id="SIZING-1", title=f"Cap the stake at {m['max_position_pct_for_streak']}% of true equity", team=TEAM,

@@ -4,22 +4,16 @@ Offline policy: a swallowed exception, a state field that contradicts the recons
 gap and (ES) each unsafe code path found by the guard replay are facts with line references; the cause
 of an error signature is a hypothesis unless the signature names it. Every fix here is a code bug fix
 (no approval needed, seed 001), except turning WAIT into a block, which is a risk parameter.
+
+Failure contract: tool failures are handled by ``base.run_team``; missing inputs are listed as
+"could not run".
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from agents.review.base import (
-    ReportBuilder,
-    ReviewContext,
-    base_evidence,
-    detections,
-    not_run,
-    recommend,
-    run_team,
-    trim,
-)
+from agents.review.base import ReportBuilder, ReviewContext, run_team, trim
 from tools.review import risk as risk_review
 from tools.review import software as software_review
 from tools.review.report import TeamReport
@@ -36,7 +30,7 @@ def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
     fx = ctx.fx
     risk = ctx.cached("risk", lambda: risk_review.analyze(fx, ctx.guards))
     a = ctx.cached("software", lambda: software_review.analyze(fx, risk))
-    ev = base_evidence(ctx, TEAM)
+    ev = ctx.evidence(TEAM)
     errs = [{k: v for k, v in e.items() if k != "trade_ids"} for e in a["errors"]]
     tables: dict[str, Any] = {"Error signatures": trim([{k: e[k] for k in ("source", "signature", "count", "swallowed",
                                                                           "tracebacks", "first", "last", "trades_hit")}
@@ -48,10 +42,10 @@ def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
                                                              "advisory_ignored", "position_after", "guard_codes",
                                                              "trade_cycle_id", "ref")} for r in risk["es_replay"]]
     ev.update(metrics=a["metrics"], detections=[d.model_dump() for d in a["detections"]],
-              not_run=[n.model_dump() for n in not_run(fx, ("state-file consistency", "resolver error",
-                                                            "structured-event"))],
+              not_run=ctx.not_run(("state-file consistency", "resolver error",
+                                                            "structured-event")),
               errors=trim(errs, 10), state=fx.state, state_contradictions=a["state_contradictions"],
-              resolver_last=(fx.logs.get("auto_resolve.log").last if fx.logs.get("auto_resolve.log") else None),
+              resolver_last=(resolver_log.last if (resolver_log := fx.logs.get("auto_resolve.log")) else None),
               tables=tables)
     return ev, a
 
@@ -59,7 +53,7 @@ def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
 def policy(ev: Mapping[str, Any]) -> TeamReport:
     b = ReportBuilder(ev, TEAM)
     m = ev["metrics"]
-    det = detections(ev)
+    det = b.detections
     sw = det.get("SWALLOWED_EXCEPTIONS")
     if sw:
         b.fact("Exceptions swallowed", sw["summary"], sw["evidence"])
@@ -101,7 +95,7 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
         vals = {"order_id": m.get("exit_opened_order_id"), "max_loss": ev["guard_config"]["max_loss_per_trade"],
                 "minutes": m.get("unprotected_minutes"), "broker": m.get("broker_reported_pnl"),
                 "true": m.get("fills_pnl")}
-        b.recs += recommend(code, TEAM, **vals)
+        b.recommend(code, **vals)
     return b.build(summary)
 
 

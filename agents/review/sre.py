@@ -3,22 +3,16 @@
 Offline policy: restarts, gaps, error rates and resource peaks are facts from the logs and system
 exports; a link between resource pressure and a crash is a hypothesis unless systemd names the kill
 (OOM). Monitoring changes are architecture changes (full design review).
+
+Failure contract: tool failures are handled by ``base.run_team``; missing system exports are listed as
+"could not run".
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from agents.review.base import (
-    ReportBuilder,
-    ReviewContext,
-    base_evidence,
-    detections,
-    not_run,
-    recommend,
-    run_team,
-    trim,
-)
+from agents.review.base import ReportBuilder, ReviewContext, run_team, trim
 from tools.review import sre as sre_review
 from tools.review.report import TeamReport
 
@@ -33,13 +27,13 @@ never invent a number."""
 def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
     fx = ctx.fx
     a = ctx.cached("sre", lambda: sre_review.analyze(fx))
-    ev = base_evidence(ctx, TEAM)
+    ev = ctx.evidence(TEAM)
     res = (a.get("resources") or {}).get("columns", {})
     sd = a.get("systemd") or {}
     cron = a.get("cron") or {}
     ev.update(metrics=a["metrics"], detections=[d.model_dump() for d in a["detections"]],
-              not_run=[n.model_dump() for n in not_run(fx, ("system metrics", "systemd restarts", "cron job check",
-                                                            "heartbeat gaps"))],
+              not_run=ctx.not_run(("system metrics", "systemd restarts", "cron job check",
+                                                            "heartbeat gaps")),
               restarts=a["restarts"], stops=a["stops"], gaps=trim(a["gaps"], 10), coverage=a["coverage"],
               silent_at_end=a.get("silent_at_end", []), resources=res,
               systemd=trim([{k: e[k] for k in ("ts", "kind", "msg", "ref")} for e in sd.get("events", [])], 30),
@@ -54,7 +48,7 @@ def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
 def policy(ev: Mapping[str, Any]) -> TeamReport:
     b = ReportBuilder(ev, TEAM)
     m = ev["metrics"]
-    det = detections(ev)
+    det = b.detections
     rs = det.get("SERVICE_RESTARTS")
     restarts = ev.get("restarts") or []
     if restarts:
@@ -106,7 +100,7 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
                + ".")
     b.conclusions.append(summary)
     if rs:
-        b.recs += recommend("SERVICE_RESTARTS", TEAM, restarts=m["restarts"], unclean=m["unclean_restarts"])
+        b.recommend("SERVICE_RESTARTS", restarts=m["restarts"], unclean=m["unclean_restarts"])
     return b.build(summary)
 
 

@@ -3,22 +3,15 @@
 Offline policy: overtrading is a fact when the tool's threshold is crossed; whether entry prices were
 "too high" is judged against the break-even win rate they imply (price paid) versus the realized win
 rate; strategy changes are proposals needing user approval and a backtest.
+
+Failure contract: tool failures are handled by ``base.run_team``; with no trades the report says so.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from agents.review.base import (
-    ReportBuilder,
-    ReviewContext,
-    base_evidence,
-    detections,
-    not_run,
-    recommend,
-    run_team,
-    trim,
-)
+from agents.review.base import ReportBuilder, ReviewContext, run_team, trim
 from agents.review.econophysics import analyze as econ_analyze
 from tools.review import strategy as strategy_review
 from tools.review.report import ChangeType, Recommendation, TeamReport
@@ -36,11 +29,11 @@ def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
     fx = ctx.fx
     econ = ctx.cached("econ", lambda: econ_analyze(ctx))
     a = ctx.cached("strategy", lambda: strategy_review.analyze(fx, econ.get("entries")))
-    ev = base_evidence(ctx, TEAM)
+    ev = ctx.evidence(TEAM)
     m = dict(a["metrics"])
     m["proposed_max_per_hour"] = MAX_PER_HOUR
     ev.update(metrics=m, detections=[d.model_dump() for d in a["detections"]],
-              not_run=[n.model_dump() for n in not_run(fx, ("entry prices against",))],
+              not_run=ctx.not_run(("entry prices against",)),
               price_buckets=a.get("price_buckets", []), halves=a.get("halves", []),
               concentration=a.get("concentration", {}),
               tables={"Win rate by entry price": a.get("price_buckets", []), "First vs second half": a.get("halves", []),
@@ -51,7 +44,7 @@ def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
 def policy(ev: Mapping[str, Any]) -> TeamReport:
     b = ReportBuilder(ev, TEAM)
     m = ev["metrics"]
-    det = detections(ev)
+    det = b.detections
     if not m.get("trades"):
         return b.build("No trades in the bundle: nothing to review.")
     ot = det.get("OVERTRADING")
@@ -98,7 +91,7 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
                   if m.get("win_rate") is not None and ev["bundle_kind"] == "polymarket" else "") + ".")
     b.conclusions.append(summary)
     if ot:
-        b.recs += recommend("OVERTRADING", TEAM, max_per_hour=m["proposed_max_per_hour"], per_hour=m["per_hour"])
+        b.recommend("OVERTRADING", max_per_hour=m["proposed_max_per_hour"], per_hour=m["per_hour"])
     if m.get("win_rate") is not None and ev["bundle_kind"] == "polymarket" and m["win_rate"] < m["breakeven_win_rate"]:
         b.recs.append(Recommendation(
             id="EDGE-1", title="Enter only with a positive edge over the price", team=TEAM,

@@ -7,6 +7,10 @@ Layout (formats/README.md, "An incident bundle"): every part but one log is opti
 
 A single log file can be handed over as a bundle of its own. Nothing here parses a log: formats are
 told apart by the ``header`` regex of each rule file in ``tools/logs/rules`` (data, not code).
+
+Failure contract: ``load_bundle`` raises ``BundleError`` (one line naming the path) when the path does
+not exist, cannot be read, or holds no log in a known format; ``read_state`` / ``read_events`` return
+the reason (or count bad lines) instead of raising, and an unusable rule file is logged and skipped.
 """
 from __future__ import annotations
 

@@ -21,293 +21,28 @@ Semantics (the per-line contract, see tools/logs/rules/mytrader.toml):
   when even the header does not match) and skipped, never fatal;
 - lines keep their content without the line ending (``\\n`` and one ``\\r``); bytes that are not
   UTF-8 are replaced, never fatal.
+
+Failure contract: ``read_log`` raises FileNotFoundError for a missing file, ``LogFormatError`` for an
+unknown, ambiguous or invalid format (see tools/logs/log_rules.py) and ValueError for an unknown time
+zone; once streaming, bad lines are counted in ``stats``, never raised.
 """
 from __future__ import annotations
 
-import json
 import re
-import tomllib
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tools.logs.log_rules import EventRule, LogFormatError, LogRules, detect_format, load_rules
 from tools.logs.records import LogRecord, ReadStats
+from tools.logs.regex_source import literal_prefix, top_level_alternation, uncaptured
+from tools.logs.timestamps import timestamp_parser
 
-RULES_DIR = Path(__file__).with_name("rules")
+__all__ = ["DEFAULT_CHUNK", "LogFormatError", "LogReader", "LogRules", "detect_format", "load_rules", "read_log"]
+
 DEFAULT_CHUNK = 8 << 20          # bytes per read; memory stays ~2 chunks + the longest line
-_DETECT_BYTES = 64 << 10
-_DETECT_LINES = 200
-_TYPES = ("int", "float", "str", "bool", "json")
-_NAMED_GROUP = re.compile(r"\(\?P<(\w+)>")
-_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
-
-
-class LogFormatError(ValueError):
-    """The log's format is unknown, or a rule file is invalid."""
-
-
-def _to_bool(s: str) -> bool:
-    low = s.lower()
-    if low in ("true", "1", "yes"):
-        return True
-    if low in ("false", "0", "no"):
-        return False
-    raise ValueError(f"not a bool: {s!r}")
-
-
-_CASTS: dict[str, Callable[[str], Any]] = {
-    "int": int, "float": float, "str": str, "bool": _to_bool, "json": json.loads}
-
-
-def _strip_anchors(src: str) -> str:
-    """Rule regexes match the whole message; a leading ^ / trailing $ is redundant, drop it."""
-    if src.startswith("^"):
-        src = src[1:]
-    if src.endswith("$") and not src.endswith("\\$"):
-        src = src[:-1]
-    return src
-
-
-def _uncaptured(src: str, keep: frozenset[str] = frozenset()) -> str:
-    """The same regex with named groups (but ``keep``) made non-capturing, so it can be combined."""
-    return _NAMED_GROUP.sub(lambda m: m.group(0) if m.group(1) in keep else "(?:", src)
-
-
-def _top_level_alternation(src: str) -> bool:
-    """Does ``src`` hold a ``|`` outside any group (``a|b`` splits the whole regex in two)?"""
-    depth, i, n = 0, 0, len(src)
-    while i < n:
-        c = src[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":                                 # skip a class; a ']' first in it is literal
-            j = i + 1
-            j += src[j:j + 1] == "^"
-            j += src[j:j + 1] == "]"
-            while j < n and src[j] != "]":
-                j += 2 if src[j] == "\\" else 1
-            i = j + 1
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            return True
-        i += 1
-    return False
-
-
-def _literal_prefix(src: str) -> str:
-    """Literal text every full match of ``src`` starts with; conservative (may be shorter, or "")."""
-    out: list[str] = []
-    i, n = 0, len(src)
-    while i < n:
-        c = src[i]
-        if c == "\\":
-            nxt = src[i + 1:i + 2]
-            if not nxt or nxt.isalnum() or nxt == "_":   # \d \w \b \1 \x41 ...: not a plain literal
-                break
-            lit, step = nxt, 2
-        elif c in ".^$*+?{}[]()|#" or c.isspace() and c != " ":
-            break
-        else:
-            lit, step = c, 1
-        if src[i + step:i + step + 1] in ("*", "+", "?", "{"):   # quantified: optional or repeated
-            break
-        out.append(lit)
-        i += step
-    return "".join(out) if out and not _top_level_alternation(src) else ""
-
-
-@dataclass(frozen=True, slots=True)
-class EventRule:
-    name: str
-    regex: re.Pattern[str]
-    source: str                              # regex text without ^ / $
-    anchor: str | None = None
-    noise: bool = False
-    logger: re.Pattern[str] | None = None
-    levels: frozenset[str] = frozenset()
-    types: dict[str, str] = field(default_factory=dict)   # group -> "int" | "float?" ...
-    const: dict[str, Any] = field(default_factory=dict)
-    # per capturing group, in group order: (name or None if unnamed, cast or None for str, None-able)
-    plan: tuple[tuple[str | None, Callable[[str], Any] | None, bool], ...] = ()
-    # the named groups that need work (a cast or the "None" check), in group order: what ``cast`` runs
-    conv: tuple[tuple[str, Callable[[str], Any] | None, bool], ...] = ()
-
-    def cast(self, m: re.Match[str]) -> dict[str, Any]:
-        """Typed fields of a match; raises ValueError when a value does not cast."""
-        # groupdict: every named group in group order, None when it did not take part
-        out: dict[str, Any] = m.groupdict()
-        for key, fn, nullable in self.conv:
-            raw = out[key]
-            if raw is None:
-                continue
-            if nullable and raw == "None":
-                out[key] = None
-            elif fn is not None:
-                out[key] = fn(raw)
-        if self.const:
-            out.update(self.const)
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class LogRules:
-    """A compiled rule file."""
-    name: str
-    zone: str
-    timestamp_format: str
-    record_start: re.Pattern[str]
-    header: re.Pattern[str]
-    header_prefix: str                       # header up to (?P<message>.*), groups uncaptured
-    header_source: str                       # header up to (?P<message>.*), named groups kept
-    events: tuple[EventRule, ...]            # noise rules first, then the file's order
-    description: str = ""
-    path: str = ""
-
-    @property
-    def noise_events(self) -> tuple[EventRule, ...]:
-        return tuple(r for r in self.events if r.noise)
-
-    @property
-    def event_names(self) -> list[str]:
-        return list(dict.fromkeys(r.name for r in self.events))
-
-
-def _compile(src: str, what: str, path: str) -> re.Pattern[str]:
-    if _BACKREF.search(src):
-        raise LogFormatError(f"{path}: {what}: backreferences are not supported")
-    try:
-        return re.compile(src, re.ASCII)
-    except re.error as exc:
-        raise LogFormatError(f"{path}: {what}: invalid regex: {exc}") from None
-
-
-def _parse_rules(doc: dict[str, Any], path: str) -> LogRules:
-    try:
-        name, zone, header_src = str(doc["name"]), str(doc.get("zone", "UTC")), str(doc["header"])
-        ts_format = str(doc["timestamp_format"])
-        start_src = str(doc["record_start"])
-    except KeyError as exc:
-        raise LogFormatError(f"{path}: missing key {exc.args[0]!r}") from None
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise LogFormatError(f"{path}: unknown zone {zone!r}") from None
-    header_src = _strip_anchors(header_src)
-    if not header_src.endswith("(?P<message>.*)"):
-        raise LogFormatError(f"{path}: header must end with (?P<message>.*)")
-    header = _compile(header_src, "header", path)
-    missing = {"ts", "logger", "level", "message"} - set(header.groupindex)
-    if missing:
-        raise LogFormatError(f"{path}: header lacks group(s) {sorted(missing)}")
-    head_src = header_src[: -len("(?P<message>.*)")]
-    prefix = _uncaptured(head_src)
-    record_start = _compile(_strip_anchors(start_src), "record_start", path)
-    rules: list[EventRule] = []
-    for i, ev in enumerate(doc.get("events", [])):
-        where = f"events[{i}] ({ev.get('name', '?')})"
-        if "name" not in ev or "regex" not in ev:
-            raise LogFormatError(f"{path}: {where}: needs name and regex")
-        unknown_keys = set(ev) - {"name", "regex", "anchor", "noise", "logger", "levels", "types", "const"}
-        if unknown_keys:
-            raise LogFormatError(f"{path}: {where}: unknown key(s) {sorted(unknown_keys)}")
-        src = _strip_anchors(str(ev["regex"]))
-        rx = _compile(src, where, path)
-        types = {str(k): str(v) for k, v in dict(ev.get("types", {})).items()}
-        for k, v in types.items():
-            if v.rstrip("?") not in _TYPES:
-                raise LogFormatError(f"{path}: {where}: type {v!r} of {k!r} not one of {_TYPES} (+ '?')")
-            if k not in rx.groupindex:
-                raise LogFormatError(f"{path}: {where}: typed field {k!r} is not a group of the regex")
-        anchor = ev.get("anchor")
-        if anchor is not None and (not anchor or "\n" in anchor or "\r" in anchor):
-            raise LogFormatError(f"{path}: {where}: anchor must be a non-empty single-line literal")
-        noise = bool(ev.get("noise", False))
-        if noise and ("logger" in ev or "levels" in ev):
-            raise LogFormatError(f"{path}: {where}: noise rules cannot restrict logger/levels")
-        if noise and not (anchor and (src.startswith(anchor) or src.startswith(re.escape(anchor)))):
-            raise LogFormatError(f"{path}: {where}: a noise rule needs an anchor its regex starts with")
-        names = {i: n for n, i in rx.groupindex.items()}
-        plan = []
-        for gi in range(1, rx.groups + 1):
-            kind = types.get(names.get(gi, ""), "str")
-            base = kind.rstrip("?")
-            plan.append((names.get(gi), None if base == "str" else _CASTS[base], kind.endswith("?")))
-        conv = tuple((k, fn, nullable) for k, fn, nullable in plan if k is not None and (fn or nullable))
-        rules.append(EventRule(
-            name=str(ev["name"]), regex=rx, source=src, anchor=anchor, noise=noise, plan=tuple(plan), conv=conv,
-            logger=_compile(str(ev["logger"]), where + " logger", path) if "logger" in ev else None,
-            levels=frozenset(str(x) for x in ev.get("levels", [])), types=types,
-            const=dict(ev.get("const", {}))))
-    ordered = tuple([r for r in rules if r.noise] + [r for r in rules if not r.noise])
-    return LogRules(name=name, zone=zone, timestamp_format=ts_format, record_start=record_start,
-                    header=header, header_prefix=prefix, header_source=head_src, events=ordered,
-                    description=str(doc.get("description", "")), path=path)
-
-
-def available_formats() -> list[str]:
-    return sorted(p.stem for p in RULES_DIR.glob("*.toml"))
-
-
-def load_rules(name_or_path: str | Path) -> LogRules:
-    """Load a bundled format by name (``mytrader``) or any rule file by path."""
-    p = Path(name_or_path)
-    if not (p.suffix == ".toml" or p.is_file()):
-        p = RULES_DIR / f"{name_or_path}.toml"
-        if not p.is_file():
-            raise LogFormatError(
-                f"unknown log format {str(name_or_path)!r}; known: {', '.join(available_formats())} "
-                "(or a path to a .toml rule file)")
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LogFormatError(f"rule file {p} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise LogFormatError(f"{p}: invalid TOML: {exc}") from None
-    return _parse_rules(doc, str(p))
-
-
-def detect_format(path: str | Path, candidates: list[str] | None = None) -> LogRules:
-    """Sniff the first lines: the format whose header matches the most of them wins."""
-    with open(path, "rb") as fh:
-        head = fh.read(_DETECT_BYTES)
-    lines = [ln.rstrip("\r") for ln in head.decode("utf-8", "replace").split("\n")[:_DETECT_LINES]]
-    lines = [ln for ln in lines if ln.strip()]
-    if not lines:
-        raise LogFormatError(f"cannot detect the format of {path}: the file is empty")
-    scores: list[tuple[int, str, LogRules]] = []
-    for name in candidates or available_formats():
-        rules = load_rules(name)
-        n = sum(1 for ln in lines if rules.record_start.match(ln) and rules.header.fullmatch(ln))
-        scores.append((n, name, rules))
-    scores.sort(key=lambda s: -s[0])
-    if not scores or scores[0][0] == 0:
-        raise LogFormatError(
-            f"cannot detect the format of {path}: its first lines match none of "
-            f"{', '.join(s[1] for s in scores)}; pass a format or a rule file")
-    if len(scores) > 1 and scores[1][0] == scores[0][0]:
-        raise LogFormatError(f"ambiguous format for {path}: {scores[0][1]} and {scores[1][1]} match equally")
-    return scores[0][2]
-
-
-# strptime formats read without strptime (~10 us a call): the exact shape with the field ranges
-# strptime + datetime allow; what the shape lets through, fromisoformat (3.11+: "," and 1-6 digit
-# fractions) reads the same way and rejects the same days (Feb 30, year 0). Hour 24, which newer
-# fromisoformat may accept, never gets past the shape. tests/test_log_reader.py checks against strptime.
-_DATE_TIME = r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01]) (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
-_FAST_TS: dict[str, re.Pattern[str]] = {
-    "%Y-%m-%d %H:%M:%S,%f": re.compile(_DATE_TIME + r",\d{1,6}", re.ASCII),
-    "%Y-%m-%d %H:%M:%S.%f": re.compile(_DATE_TIME + r"\.\d{1,6}", re.ASCII),
-    "%Y-%m-%d %H:%M:%S": re.compile(_DATE_TIME, re.ASCII),
-}
 _SKIP = object()   # pending marker: the record above exists but is not yielded (unknown or noise)
 
 
@@ -328,14 +63,15 @@ class LogReader:
         self.include_noise = include_noise
         self.chunk_size = max(int(chunk_size), 1)
         self.stats = ReadStats(format=rules.name)
-        self._ts_shape = _FAST_TS.get(rules.timestamp_format)   # None: strptime
+        # the line's naive timestamp, or None where strptime would refuse it
+        self._parse_ts = timestamp_parser(rules.timestamp_format)
         noise = rules.noise_events
         prefix = rules.header_prefix
         self._skip_noise = bool(noise) and not include_noise
         self._noise_split: re.Pattern[bytes] | None = None
         # A record line comes back with its ts, logger and level already split off (groups "ts",
         # "logger", "level", then the message as group "rest"); any other line comes back whole in "rest".
-        head = _uncaptured(rules.header_source, frozenset({"ts", "logger", "level"}))
+        head = uncaptured(rules.header_source, frozenset({"ts", "logger", "level"}))
         if self._skip_noise:
             # atomic prefix: the same header split the str regex picks, never re-split to force a match
             alts = "|".join(re.escape(r.anchor or "") for r in noise)
@@ -360,15 +96,15 @@ class LogReader:
         self._unanchored = [r for r in others if r.anchor is None]
         # Cheap exact pre-test: a message holding none of the anchors can only be an unknown line.
         # Only valid when every rule has an anchor (an anchor is a literal its matches contain).
-        anchors = [r.anchor for r in rules.events]
+        anchors = [r.anchor for r in rules.events if r.anchor]
         self._any_anchor = (re.compile("|".join(re.escape(a) for a in anchors).encode())
-                            if anchors and all(anchors) else None)
+                            if anchors and len(anchors) == len(rules.events) else None)
         # Dispatch by literal prefix. A rule can only match a message that starts with its regex's
         # literal prefix, so the first K bytes of a message (K: the shortest prefix) name the only
         # rules, in file order, that could match it. This replaces the anchor search and the
         # candidate list for lines that are plain ASCII without "\r" (see __iter__); a message
         # whose first K bytes name no rule is an unknown line. Off when a rule has no prefix.
-        prefixes = [_literal_prefix(r.source) for r in others]
+        prefixes = [literal_prefix(r.source) for r in others]
         self._k = min((len(x) for x in prefixes), default=0)
         self._dispatch: dict[bytes, tuple[tuple[Any, ...], ...]] = {}
         if others and self._k:
@@ -382,7 +118,7 @@ class LogReader:
             self._dispatch = {key: tuple(v) for key, v in table.items()}
         self._noise_starts = tuple((r.anchor or "").encode() for r in noise)
         # the scan's head equals the str header's only if no "|" splits the header as a whole
-        self._plain_ok = not _top_level_alternation(rules.header_source)
+        self._plain_ok = not top_level_alternation(rules.header_source)
 
     # -- chunking -------------------------------------------------------------------------------
     def _buffers(self) -> Iterator[tuple[bytearray, int]]:
@@ -416,15 +152,6 @@ class LogReader:
             yield buf, 1 + carry                         # last line without a newline
 
     # -- one record line -------------------------------------------------------------------------
-    def _parse_ts(self, text: str) -> datetime | None:
-        """The line's naive timestamp, or None where strptime would refuse it."""
-        try:
-            if self._ts_shape is None:
-                return datetime.strptime(text, self.rules.timestamp_format)
-            return None if self._ts_shape.fullmatch(text) is None else datetime.fromisoformat(text)
-        except ValueError:
-            return None
-
     def _candidates(self, msg: str) -> list[EventRule]:
         """Non-noise rules whose anchor is in the message (or that have none), in file order."""
         hits = [idxs for anchor, idxs in self._by_anchor if anchor in msg]
@@ -494,7 +221,7 @@ class LogReader:
         return None
 
     # -- noise accounting ------------------------------------------------------------------------
-    def _count_noise(self, buf: bytearray, end: int, n: int, visited: list[bytes]) -> None:
+    def _count_noise(self, buf: bytearray, end: int, n: int, visited: list[bytes | bytearray]) -> None:
         if n <= 0:
             return
         rules = self.rules.noise_events
@@ -512,7 +239,7 @@ class LogReader:
                     matched[rule.name] += k
             return
         assert self._noise_split is not None
-        per = Counter(m.lastindex for m in self._noise_split.finditer(buf, 0, end))
+        per = Counter(m.lastindex for m in self._noise_split.finditer(buf, 0, end) if m.lastindex is not None)
         for idx, k in per.items():
             matched[rules[idx - 1].name] += k
 
@@ -542,7 +269,7 @@ class LogReader:
             prev_end = 0             # where the last visited line ended (the next line's newline)
             cpos, counted = 0, 0     # newlines counted so far: lazily, up to the records we build
             visited = 0
-            kept: list[bytes] = []   # visited lines that may hold a noise anchor (to split noise rules)
+            kept: list[bytes | bytearray] = []   # visited lines that may hold a noise anchor (to split noise rules)
             unknown_keys: list[tuple[bytes, bytes]] = []
             for m in scan.finditer(buf, 0, end):
                 s, e = m.span()

@@ -1,4 +1,8 @@
-"""What the log readers yield: one typed record per matched line, with its continuation lines."""
+"""What the log readers yield: one typed record per matched line, with its continuation lines.
+
+Plain data classes: nothing here raises (``ts_utc`` raises ZoneInfoNotFoundError only for a zone the
+reader already rejected).
+"""
 from __future__ import annotations
 
 from collections import Counter

@@ -14,6 +14,10 @@ What the log cannot tell is made explicit, never guessed:
 - there is no equity history in a bot log: the risk state uses ``equity = peak = nominal_equity``
   (default: settings.broker.starting_cash), so EQUITY_UNKNOWN and the drawdown halt do not fire;
   order pace (orders in the last minute) and the losing streak ARE rebuilt from the log.
+
+Failure contract: ``replay_log`` raises FileNotFoundError for a missing log, ``LogFormatError`` for an
+unknown format and ``ReplayError`` for a log that is not ``mytrader``; lines it cannot classify are
+counted in the stats, never fatal.
 """
 from __future__ import annotations
 
@@ -24,7 +28,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tools.logs.reader import LogRules, read_log
+from tools.logs.log_rules import LogRules
+from tools.logs.reader import read_log
 from tools.logs.records import LogRecord, ReadStats
 from trading.domain.models import Advisory, AdvisoryAction, Fill, IntentKind, OrderIntent, OrderType, Side
 from trading.domain.pnl import RoundTrip, round_trips
@@ -257,10 +262,11 @@ def _risk_state(o: OrderContext, orders: Iterable[OrderContext], closed: list[tu
 
 def judge(o: OrderContext, cfg: GuardConfig, risk: RiskState) -> GuardVerdict:
     sig_conf = o.signal.confidence if o.signal is not None else None
+    cycle: dict[str, Any] = {"trade_cycle_id": o.trade_cycle_id} if o.trade_cycle_id else {}
     intent = OrderIntent(kind=o.intent, side=o.action, qty=o.qty, symbol=o.symbol, price=o.price or None,
                          stop=o.stop, target=o.target, signal_confidence=sig_conf,
                          order_type=OrderType(o.order_type), created_at=o.ts,
-                         **({"trade_cycle_id": o.trade_cycle_id} if o.trade_cycle_id else {}))
+                         **cycle)
     live = o.live_position_before
     snap = BrokerSnapshot(
         positions=None if live is None else {o.symbol: live},

@@ -7,6 +7,11 @@
 
 Every class is registered with Chroma at import (``register_embedding_function``) so a stored collection
 that names it can be reopened; every collection records ``identity()`` and refuses another one.
+
+Failure contract: ``make_text_embedding`` raises ValueError for an unknown kind and ``EmbeddingUnavailable``
+when the MiniLM files are absent; MiniLM and Titan raise ``EmbeddingUnavailable`` at first use when they
+cannot run (never a silent download); ``fetch_minilm`` raises it on a failed download or a bad checksum
+and leaves nothing installed.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
@@ -65,10 +70,28 @@ def default_minilm_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "chroma" / "onnx_models" / MINILM_NAME
 
 
+class WardenEmbedding(EmbeddingFunction[Documents]):
+    """What every Warden embedding shares: a registered ``NAME``, the cosine space, and an ``identity()``
+    that a collection records so it is never queried or extended with another embedding."""
+
+    NAME: ClassVar[str] = ""
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.NAME
+
+    def default_space(self) -> Space:
+        return "cosine"
+
+    def identity(self) -> str:
+        raise NotImplementedError
+
+
 @register_embedding_function
-class HashingEmbedding(EmbeddingFunction[Documents]):
+class HashingEmbedding(WardenEmbedding):
     """Feature hashing over lower-cased words and adjacent word pairs, sublinear tf, L2-normalised."""
 
+    NAME = "warden_hashing"
     VERSION = 2            # v2: light stemming (normalize_token) and ISO dates kept whole
 
     def __init__(self, dim: int = 384) -> None:
@@ -93,13 +116,6 @@ class HashingEmbedding(EmbeddingFunction[Documents]):
     def __call__(self, input: Documents) -> Embeddings:
         return [self._one(t) for t in input]
 
-    @staticmethod
-    def name() -> str:
-        return "warden_hashing"
-
-    def default_space(self) -> Space:
-        return "cosine"
-
     def supported_spaces(self) -> list[Space]:
         return ["cosine"]
 
@@ -115,8 +131,10 @@ class HashingEmbedding(EmbeddingFunction[Documents]):
 
 
 @register_embedding_function
-class MiniLMEmbedding(EmbeddingFunction[Documents]):
+class MiniLMEmbedding(WardenEmbedding):
     """Chroma's ONNX MiniLM, loaded from ``model_dir``; raises instead of downloading."""
+
+    NAME = "warden_minilm"
 
     def __init__(self, model_dir: str | Path | None = None) -> None:
         self.model_dir = Path(model_dir) if model_dir else default_minilm_dir()
@@ -133,25 +151,17 @@ class MiniLMEmbedding(EmbeddingFunction[Documents]):
                     "once on a machine with a network (or copy that folder here), or use the hashing embedding")
             from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
 
-            impl = ONNXMiniLM_L6_V2()
+            class _OnDiskMiniLM(ONNXMiniLM_L6_V2):
+                def _download_model_if_not_exists(self) -> None:   # the files were checked above; never fetch
+                    return None
+
+            impl = _OnDiskMiniLM()
             impl.DOWNLOAD_PATH = self.model_dir          # instance attribute: read the model from here
-
-            def _never_download() -> None:               # the files were checked above; never fetch
-                return None
-
-            impl._download_model_if_not_exists = _never_download
             self._impl = impl
         return self._impl
 
     def __call__(self, input: Documents) -> Embeddings:
         return list(self._model()(list(input)))
-
-    @staticmethod
-    def name() -> str:
-        return "warden_minilm"
-
-    def default_space(self) -> Space:
-        return "cosine"
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> MiniLMEmbedding:
@@ -165,8 +175,10 @@ class MiniLMEmbedding(EmbeddingFunction[Documents]):
 
 
 @register_embedding_function
-class TitanEmbedding(EmbeddingFunction[Documents]):
+class TitanEmbedding(WardenEmbedding):
     """Bedrock Titan text embeddings (v2 by default), one ``invoke_model`` per text."""
+
+    NAME = "warden_titan"
 
     def __init__(self, model_id: str = TITAN_MODEL, region: str = "us-east-1", dimensions: int = 1024,
                  client: Any = None) -> None:
@@ -200,13 +212,6 @@ class TitanEmbedding(EmbeddingFunction[Documents]):
 
     def __call__(self, input: Documents) -> Embeddings:
         return [np.asarray(self._one(t), dtype=np.float32) for t in input]
-
-    @staticmethod
-    def name() -> str:
-        return "warden_titan"
-
-    def default_space(self) -> Space:
-        return "cosine"
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> TitanEmbedding:

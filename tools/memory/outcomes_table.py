@@ -3,6 +3,10 @@
 Rows are flattened ``TradeOutcome``s keyed by ``trade_cycle_id``; ingestion upserts them (same id, new
 content -> the row is replaced; same content -> nothing changes). The numeric questions of the learning
 agent (tools/memory/questions.py) run pandas over this table and nothing else.
+
+Failure contract: a missing table loads as an empty frame with the full schema; a vector file of
+another layout loads as None (the local index then steps aside); writes are atomic, so a crash leaves
+the previous file whole. Parquet/IO errors propagate.
 """
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 A ``NumericQuery`` (metric, filters, optional grouping, as-of) becomes ONE ``DataFrame.query`` expression
 plus one aggregation. The expression string that runs is the one returned in ``QueryResult.code``, so an
 answer can show exactly what it computed. Every number an answer may quote is in ``QueryResult``.
+
+Failure contract: ``run_query`` is pure and never raises on a valid ``NumericQuery``: no matching
+row gives n == 0 (the answer then says the data cannot answer), an unknown reason code matches nothing.
 """
 from __future__ import annotations
 

@@ -7,6 +7,10 @@ The outcome (won, PnL, exit) is deliberately left out: a live situation has no o
 
 The layout is pinned by ``SITUATION_VERSION``; any change to it must bump the version, and a store
 built with another version refuses to mix the two (see tools/memory/store.py).
+
+Failure contract: pure functions; a missing or non-finite feature contributes 0 to its slot, an
+unknown asset, venue or reason code goes to its group's "other" slot; nothing here raises on a valid
+``TradeOutcome`` / ``HistorySnapshot``.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from trading.domain.slugs import parse_updown_slug
 from trading.records.outcome_schema import HistorySnapshot, TradeOutcome
 
 SITUATION_VERSION = "situation-v1"
@@ -57,8 +62,10 @@ VENUE_ZONES = {"ib": "America/Chicago"}   # time of day in the exchange's zone; 
 def asset_of(symbol: str) -> str:
     """ESZ5 -> ES, MESH6 -> MES, btc-updown-15m-1768437900 -> BTC; unknown -> the symbol upper-cased."""
     s = symbol.strip()
-    low = s.lower()
-    head = low.split("-", 1)[0]
+    updown = parse_updown_slug(s)           # the one slug grammar (trading/domain/slugs.py)
+    if updown is not None:
+        return updown[0]
+    head = s.lower().split("-", 1)[0]      # other Polymarket slugs: bitcoin-above-..., eth-...
     if head in CRYPTO_PREFIXES:
         return CRYPTO_PREFIXES[head]
     up = s.upper()

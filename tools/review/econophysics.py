@@ -9,16 +9,20 @@
   gaps (missing bars, price jumps between bars) and prints far from their peers (Hampel filter);
 - entry prices against the market at entry and at resolution.
 Pure functions over numpy arrays; no I/O.
+
+Failure contract: a series too short for an estimator gives None for it (never raises); NaN bars
+propagate as NaN.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+
+from tools.review.series import Series
 
 TREND_H, REVERT_H = 0.55, 0.45
 HIGH_VOL_RATIO = 1.5
@@ -135,17 +139,6 @@ def trend_label(h: float | None, vr: float | None, z: float | None = None) -> st
 # ------------------------------------------------------------------------------------------------
 # per series analysis
 
-@dataclass
-class Series:
-    asset: str
-    t: np.ndarray            # int64 epoch seconds (bar open)
-    o: np.ndarray
-    h: np.ndarray
-    low: np.ndarray
-    c: np.ndarray
-    interval_s: int
-
-
 def _robust_sigma(r: np.ndarray) -> float:
     if len(r) == 0:
         return 0.0
@@ -208,18 +201,18 @@ def anomalies(s: Series, crash_sigma: float = 8.0, crash_min_pct: float = 2.0, h
     sig = _robust_sigma(r)
     # gaps: missing bars
     dt = np.diff(s.t)
-    for i in np.nonzero(dt > 1.5 * s.interval_s)[0]:
+    for i in np.nonzero(dt > 1.5 * s.interval_s)[0].tolist():
         out.append({"kind": "gap", "at": _iso(s.t[i] + s.interval_s), "missing_bars": int(dt[i] // s.interval_s - 1),
                     "detail": f"{int(dt[i] // s.interval_s - 1)} bar(s) missing after {_iso(s.t[i])}"})
     # price jumps between a bar's close and the next open
     jump = np.abs(np.log(s.o[1:] / s.c[:-1]))
-    for i in np.nonzero(jump > max(crash_sigma * sig, crash_min_pct / 100))[0]:
+    for i in np.nonzero(jump > max(crash_sigma * sig, crash_min_pct / 100))[0].tolist():
         out.append({"kind": "price_gap", "at": _iso(s.t[i + 1]), "pct": round(float(jump[i]) * 100, 3),
                     "detail": f"open {s.o[i + 1]:g} vs previous close {s.c[i]:g}"})
     # prints far from their peers: Hampel filter on closes (k neighbours each side, the print excluded)
     n = len(s.c)
     k = hampel_k
-    outlier_idx = set()
+    outlier_idx: set[int] = set()
     if n > 2 * k:
         from numpy.lib.stride_tricks import sliding_window_view
 
@@ -232,8 +225,8 @@ def anomalies(s: Series, crash_sigma: float = 8.0, crash_min_pct: float = 2.0, h
         hit = np.nonzero(dev > np.maximum(hampel_sigma * mad, crash_min_pct / 100 * med))[0]
         # an isolated bar is a bad print; a run of neighbouring hits is a real move (left to crash detection)
         hs = set(hit.tolist())
-        hit = [j for j in hit if (j - 1) not in hs and (j + 1) not in hs]
-        for j in hit:
+        isolated = [j for j in hit.tolist() if (j - 1) not in hs and (j + 1) not in hs]
+        for j in isolated:
             i = int(j + k)
             outlier_idx.add(i)
             out.append({"kind": "outlier_print", "at": _iso(s.t[i]), "pct": round(float(dev[j] / med[j]) * 100, 3),
@@ -318,7 +311,7 @@ def analyze_series(s: Series, split_at: float | None, periods_per_year: float | 
     if split_at is not None:
         before = s.t < split_at
         after = ~before
-        periods = {}
+        periods: dict[str, dict[str, Any] | None] = {}
         for name, m in (("earlier", before), ("incident", after)):
             if m.sum() < 40:
                 periods[name] = None

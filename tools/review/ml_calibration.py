@@ -5,21 +5,26 @@ Brier score and reliability curve follow scikit-learn's definitions (``brier_sco
 hold. Expected calibration error is the bin-weighted |accuracy - confidence|. The base-rate baseline
 predicts the observed win rate for every trade (its Brier score is p(1-p)); a coin flip scores 0.25.
 Drift: population stability index (reference deciles, epsilon-floored) and the two-sample KS test.
+
+Failure contract: too few points for a statistic give None (psi, ks) or an ``n``-only report; arrays of
+unequal length or probabilities outside [0, 1] raise ValueError.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
+Floats = Sequence[float] | np.ndarray   # a list or a numpy array of numbers (None in ``prices`` reads as NaN)
+
 EPS = 1e-15
 MIN_TRADES = 10             # fewer resolved trades: metrics are reported but no verdict is drawn
 
 
-def _arr(y_true: Sequence[float], y_prob: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def _arr(y_true: Floats, y_prob: Floats) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y_true, dtype=float)
     p = np.asarray(y_prob, dtype=float)
     if y.shape != p.shape:
@@ -29,12 +34,12 @@ def _arr(y_true: Sequence[float], y_prob: Sequence[float]) -> tuple[np.ndarray, 
     return y, p
 
 
-def brier(y_true: Sequence[float], y_prob: Sequence[float]) -> float:
+def brier(y_true: Floats, y_prob: Floats) -> float:
     y, p = _arr(y_true, y_prob)
     return float(np.mean((y - p) ** 2)) if len(y) else float("nan")
 
 
-def log_loss(y_true: Sequence[float], y_prob: Sequence[float]) -> float:
+def log_loss(y_true: Floats, y_prob: Floats) -> float:
     y, p = _arr(y_true, y_prob)
     if not len(y):
         return float("nan")
@@ -42,7 +47,7 @@ def log_loss(y_true: Sequence[float], y_prob: Sequence[float]) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-def calibration_curve(y_true: Sequence[float], y_prob: Sequence[float], n_bins: int = 5,
+def calibration_curve(y_true: Floats, y_prob: Floats, n_bins: int = 5,
                       strategy: str = "uniform") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(prob_true, prob_pred, counts) per non-empty bin, as scikit-learn bins them."""
     y, p = _arr(y_true, y_prob)
@@ -60,7 +65,7 @@ def calibration_curve(y_true: Sequence[float], y_prob: Sequence[float], n_bins: 
     return trues[nz] / totals[nz], sums[nz] / totals[nz], totals[nz]
 
 
-def ece(y_true: Sequence[float], y_prob: Sequence[float], n_bins: int = 10) -> float:
+def ece(y_true: Floats, y_prob: Floats, n_bins: int = 10) -> float:
     y, p = _arr(y_true, y_prob)
     if not len(y):
         return float("nan")
@@ -68,7 +73,7 @@ def ece(y_true: Sequence[float], y_prob: Sequence[float], n_bins: int = 10) -> f
     return float(np.sum(n / n.sum() * np.abs(pt - pp)))
 
 
-def psi(reference: Sequence[float], current: Sequence[float], bins: int = 10, eps: float = 1e-4) -> float | None:
+def psi(reference: Floats, current: Floats, bins: int = 10, eps: float = 1e-4) -> float | None:
     """Population stability index of ``current`` against ``reference`` (bins: reference quantiles)."""
     r = np.asarray(reference, float)
     c = np.asarray(current, float)
@@ -91,7 +96,7 @@ def psi_label(v: float | None) -> str:
     return "stable" if v < 0.1 else ("moderate shift" if v < 0.25 else "significant shift")
 
 
-def ks(reference: Sequence[float], current: Sequence[float]) -> tuple[float, float] | None:
+def ks(reference: Floats, current: Floats) -> tuple[float, float] | None:
     r = np.asarray(reference, float)
     c = np.asarray(current, float)
     r, c = r[np.isfinite(r)], c[np.isfinite(c)]
@@ -101,8 +106,8 @@ def ks(reference: Sequence[float], current: Sequence[float]) -> tuple[float, flo
     return float(res.statistic), float(res.pvalue)
 
 
-def calibration_report(y_true: Sequence[float], y_prob: Sequence[float], pnl: Sequence[float] | None = None,
-                       prices: Sequence[float] | None = None, n_bins: int = 5,
+def calibration_report(y_true: Floats, y_prob: Floats, pnl: Floats | None = None,
+                       prices: Sequence[float | None] | np.ndarray | None = None, n_bins: int = 5,
                        thresholds: Sequence[float] = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)) -> dict[str, Any]:
     """Everything the ML team reports about stated probabilities vs outcomes."""
     y, p = _arr(y_true, y_prob)
@@ -147,7 +152,7 @@ def calibration_report(y_true: Sequence[float], y_prob: Sequence[float], pnl: Se
     return out
 
 
-def drift_report(reference: dict[str, Sequence[float]], current: dict[str, Sequence[float]]) -> list[dict[str, Any]]:
+def drift_report(reference: Mapping[str, Floats], current: Mapping[str, Floats]) -> list[dict[str, Any]]:
     rows = []
     for name in reference:
         r, c = reference[name], current.get(name, [])

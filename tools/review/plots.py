@@ -5,6 +5,9 @@
 - reliability curve: stated probability against realized win rate per bin;
 - volatility by asset: annualized close-to-close volatility, earlier period vs incident.
 Each function writes a PNG atomically and returns its path.
+
+Failure contract: an unwritable folder raises OSError and bad input ValueError (the team runner reports
+either as a plot failure); a half-written PNG is never left behind.
 """
 from __future__ import annotations
 

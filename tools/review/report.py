@@ -3,6 +3,9 @@
 The models are what every team returns and what the synthesis combines; the agents use them as their
 output schemas. Every recommended change carries seed 001's decision framework: its change type fixes
 the approval it needs (a validator enforces the mapping, so no reasoner can lower an approval).
+
+Failure contract: pydantic ValidationError on a model that breaks its schema (e.g. an approval below
+what its change type needs); writers raise OSError on an unwritable folder and write atomically.
 """
 from __future__ import annotations
 

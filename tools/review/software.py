@@ -2,6 +2,9 @@
 telemetry gaps, outcome-resolution failures and, for the ES bot, the code paths seed 000 names (exit
 orders without reduce-only semantics, WAIT treated as advisory, exits without SL/TP, PnL from IB's
 average cost).
+
+Failure contract: a pure function over a ``Forensics``; a check whose input is missing (no state file,
+no ES data) is skipped, never raised.
 """
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """System reliability: starts, stops and restarts, gaps in logging, error rates per minute, and the
 system exports a bundle may carry (journalctl, a metrics CSV, a cron log).
+
+Failure contract: missing exports are skipped (listed by forensics as could-not-run); an unreadable
+export file raises OSError, reported by the team runner.
 """
 from __future__ import annotations
 
@@ -156,7 +159,7 @@ def analyze(fx: Forensics) -> dict[str, Any]:
     out["restarts"] = restarts
     out["stops"] = lifecycle
     # logging gaps and log coverage
-    gaps = []
+    gaps: list[dict[str, Any]] = []
     for name, d in fx.logs.items():
         lens = [s for _, _, s in d.gaps]
         # a log written on a schedule (a cron job every 5 minutes) has regular idle periods: only a gap
@@ -176,8 +179,8 @@ def analyze(fx: Forensics) -> dict[str, Any]:
         out["silent_at_end"] = [{"source": c["source"], "last": c["last"],
                                  "minutes_before_end": round((last - c["last"]).total_seconds() / 60, 1)} for c in silent]
     # error rates per minute
-    err = Counter()
-    warn = Counter()
+    err: Counter[int] = Counter()
+    warn: Counter[int] = Counter()
     for d in fx.logs.values():
         for (minute, level), n in d.per_minute.items():
             if level in ("ERROR", "CRITICAL"):

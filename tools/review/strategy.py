@@ -1,5 +1,8 @@
 """Trading-strategy review: trade frequency and overtrading, entry prices, holding time,
 concentration, and the trading period against the earlier part of the same bundle.
+
+Failure contract: a pure function over a ``Forensics``; with no trades it returns empty metrics, never
+raises.
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import numpy as np
 from tools.review.forensics import Forensics
 from tools.review.report import RootCause
 from tools.review.report import RootCauseCode as C
-from tools.review.risk import concentration
+from tools.review.risk.exposure import concentration
 
 OVERTRADING_PER_HOUR = 8          # 15-minute markets on four assets offer 16 per hour; half is already a lot
 OVERTRADING_VS_EARLIER = 3.0
@@ -41,26 +44,27 @@ def frequency(times: list[datetime]) -> dict[str, Any]:
 def analyze(fx: Forensics, econ_entries: dict[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"detections": [], "metrics": {}}
     m = out["metrics"]
-    pos = sorted((t for t in fx.positions if t.entry_time), key=lambda t: t.entry_time)  # type: ignore[arg-type]
-    if not pos:
+    timed = sorted(((t.entry_time, t) for t in fx.positions if t.entry_time is not None), key=lambda x: x[0])
+    if not timed:
         return out
-    freq = frequency([t.entry_time for t in pos])  # type: ignore[misc]
+    pos = [t for _, t in timed]
+    freq = frequency([ts for ts, _ in timed])
     out["frequency"] = freq
     m.update({k: v for k, v in freq.items() if not isinstance(v, datetime)})
     m["busiest_hour_start"] = freq.get("max_window_start")
     # the earlier part of the bundle: the bot ran (its logs cover it) but how often did it trade?
     first_log, _ = fx.span
-    first_trade = pos[0].entry_time
+    first_trade = timed[0][0]
     earlier_h = (first_trade - first_log).total_seconds() / 3600 if first_log and first_trade else 0.0
     # trades before the busiest hour's run-up count as the earlier period
     cut = freq["max_window_start"] - timedelta(minutes=30)
-    earlier = [t for t in pos if t.entry_time < cut]  # type: ignore[operator]
+    earlier = [t for ts, t in timed if ts < cut]
     earlier_span_h = ((cut - first_log).total_seconds() / 3600) if first_log and first_log < cut else 0.0
     m["earlier_period_hours"] = round(max(earlier_span_h, 0.0), 2)
     m["earlier_period_trades"] = len(earlier)
     m["earlier_per_hour"] = round(len(earlier) / earlier_span_h, 3) if earlier_span_h >= 1 else None
     m["hours_without_trades_before_first"] = round(earlier_h, 2)
-    sigs_before = int((fx.sig_ts < first_trade.timestamp()).sum()) if len(fx.sig_ts) else 0  # type: ignore[union-attr]
+    sigs_before = int((fx.sig_ts < first_trade.timestamp()).sum()) if len(fx.sig_ts) else 0
     m["signals_before_first_trade"] = sigs_before
     base = m["earlier_per_hour"] or 0.0
     rate_limit = max(OVERTRADING_PER_HOUR, OVERTRADING_VS_EARLIER * base)
@@ -93,7 +97,7 @@ def analyze(fx: Forensics, econ_entries: dict[str, Any] | None = None) -> dict[s
             m["breakeven_win_rate"] = round(float(np.mean([t.price for t in res])), 4)
             buckets = []
             for lo, hi in ((0.0, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 1.01)):
-                b = [t for t in res if lo <= t.price < hi]  # type: ignore[operator]
+                b = [t for t in res if t.price is not None and lo <= t.price < hi]
                 if b:
                     buckets.append({"price_range": f"{lo:.2f}-{min(hi, 1.0):.2f}", "trades": len(b),
                                     "win_rate": round(sum(1 for t in b if t.won) / len(b), 4),

@@ -2,6 +2,8 @@
 
 ES-like 1-minute bars on the 0.25 tick grid, in regimes of 100 bars that trend up, trend down or go
 sideways, so the built-in breakout rule has something to trade and something to lose on.
+
+Same seed, same rows; raises only on I/O errors.
 """
 from __future__ import annotations
 

@@ -3,11 +3,13 @@
 Used by tests, benches and ``warden sample-log``. Same arguments, same bytes. Padding is realistic
 noise (quotes, heartbeats, feature/bar chatter, a traceback now and then), spread over the trading
 day so timestamps stay monotonic whatever the target size.
+
+Raises only on I/O errors; a log is written through a temp file and renamed, never half-written.
 """
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -26,26 +28,62 @@ def _t(hms: str) -> datetime:
     return MYTRADER_DAY.replace(hour=int(h), minute=int(m), second=int(sec), microsecond=int(ms or 0) * 1000)
 
 
+_HY, _AWS, _LTM, _IB = ("mytrader.strategies.hybrid", "mytrader.aws.decision_agent",
+                        "mytrader.execution.live_trading_manager", "mytrader.execution.ib_executor")
+_CYCLE = "5f1c6a0e-0b7e-4d0c-9a51-3c2f1d7e8a01"
+_Line = tuple[str, str, str, str]      # (HH:MM:SS.mmm, logger, level, message)
+
+
+def _bracket_entry(at: Sequence[str], signal: str, side: str, px: str, entry: str, stop: str, target: str,
+                   advisory: str, oid: int, avg_cost: str, cycle: str = "", commission_exec: str = "") -> list[_Line]:
+    """A protected entry: signal, advisory, the entry order and its two bracket children, the fill, [IB's
+    commission report,] the position. ``at`` holds one time per line, in that order."""
+    other = "BUY" if side == "SELL" else "SELL"
+    tag = f" trade_cycle_id={cycle}" if cycle else ""
+    lines = [
+        (_HY, "INFO", f"Hybrid pipeline emitted {signal} confidence (price={px}, stop={stop}, target={target})"),
+        (_AWS, "INFO", f"AWS Decision Agent returned {advisory}"),
+        (_LTM, "INFO", f"Placing entry order: {side} 1 {_SYMBOL} @ {entry} (SL={stop}, TP={target})"),
+        (_IB, "INFO", f"Order submitted: orderId={oid} action={side} qty=1 symbol={_SYMBOL} type=LMT lmtPrice={entry}{tag}"),
+        (_IB, "INFO", f"Order submitted: orderId={oid + 1} action={other} qty=1 symbol={_SYMBOL} type=LMT "
+                      f"lmtPrice={target} parentId={oid}{tag}"),
+        (_IB, "INFO", f"Order submitted: orderId={oid + 2} action={other} qty=1 symbol={_SYMBOL} type=STP "
+                      f"auxPrice={stop} parentId={oid}{tag}"),
+        (_IB, "INFO", f"Order filled: orderId={oid} action={side} qty=1 avgPrice={entry}{tag}"),
+    ]
+    if commission_exec:
+        lines.append((_IB, "INFO", f"Commission report: execId=0000e0d5.{commission_exec}.01.01 orderId={oid} "
+                                   "commission=2.25 realizedPNL=None"))
+    lines.append((_IB, "INFO", f"Position update: {_SYMBOL} position={1 if side == 'BUY' else -1} avgCost={avg_cost}"))
+    return [(t, lg, lv, msg) for t, (lg, lv, msg) in zip(at, lines, strict=True)]
+
+
+def _bracket_exit(at: Sequence[str], oid: int, side: str, price: str, cancelled: int, cycle: str = "",
+                  commission: tuple[str, str] | None = None) -> list[_Line]:
+    """A bracket child fills: the fill, [IB's commission report (exec id, realized PnL),] the flat position,
+    its OCA sibling cancelled. ``at`` holds one time per line, in that order."""
+    tag = f" trade_cycle_id={cycle}" if cycle else ""
+    lines = [(_IB, "INFO", f"Order filled: orderId={oid} action={side} qty=1 avgPrice={price}{tag}")]
+    if commission is not None:
+        lines.append((_IB, "INFO", f"Commission report: execId=0000e0d5.{commission[0]}.01.01 orderId={oid} "
+                                   f"commission=2.25 realizedPNL={commission[1]}"))
+    lines += [(_IB, "INFO", f"Position update: {_SYMBOL} position=0 avgCost=0.0"),
+              (_IB, "INFO", f"Order cancelled: orderId={cancelled} reason=OCA group filled")]
+    return [(t, lg, lv, msg) for t, (lg, lv, msg) in zip(at, lines, strict=True)]
+
+
 def _mytrader_scenario() -> list[tuple[datetime, str, str, str]]:
     """(time, logger, level, message) of the seed-000 day: the incident plus two normal trades."""
-    hy, aws, ltm, ib = ("mytrader.strategies.hybrid", "mytrader.aws.decision_agent",
-                        "mytrader.execution.live_trading_manager", "mytrader.execution.ib_executor")
+    hy, aws, ltm, ib = _HY, _AWS, _LTM, _IB
     S = _SYMBOL
     ev: list[tuple[str, str, str, str]] = [
         # the bot connects and IB reports the (flat) book
         ("07:30:00.000", ib, "INFO", f"Position update: {S} position=0 avgCost=0.0"),
         # 08:12 a normal short entry with a bracket; its stop child fills at 08:49 -> live flat
-        ("08:12:39.870", hy, "INFO", "Hybrid pipeline emitted SCALP_SELL @ 0.52 confidence (price=6880.00, stop=6889.75, target=6859.75)"),
-        ("08:12:40.002", aws, "INFO", "AWS Decision Agent returned SELL (64%) - lower highs into the open"),
-        ("08:12:40.010", ltm, "INFO", f"Placing entry order: SELL 1 {S} @ 6879.75 (SL=6889.75, TP=6859.75)"),
-        ("08:12:40.101", ib, "INFO", f"Order submitted: orderId=14731 action=SELL qty=1 symbol={S} type=LMT lmtPrice=6879.75"),
-        ("08:12:40.102", ib, "INFO", f"Order submitted: orderId=14732 action=BUY qty=1 symbol={S} type=LMT lmtPrice=6859.75 parentId=14731"),
-        ("08:12:40.103", ib, "INFO", f"Order submitted: orderId=14733 action=BUY qty=1 symbol={S} type=STP auxPrice=6889.75 parentId=14731"),
-        ("08:12:41.554", ib, "INFO", "Order filled: orderId=14731 action=SELL qty=1 avgPrice=6879.75"),
-        ("08:12:41.610", ib, "INFO", f"Position update: {S} position=-1 avgCost=343987.5"),
-        ("08:49:57.208", ib, "INFO", "Order filled: orderId=14733 action=BUY qty=1 avgPrice=6890.00"),
-        ("08:49:57.260", ib, "INFO", f"Position update: {S} position=0 avgCost=0.0"),
-        ("08:49:57.301", ib, "INFO", "Order cancelled: orderId=14732 reason=OCA group filled"),
+        *_bracket_entry(("08:12:39.870", "08:12:40.002", "08:12:40.010", "08:12:40.101", "08:12:40.102", "08:12:40.103",
+                         "08:12:41.554", "08:12:41.610"), "SCALP_SELL @ 0.52", "SELL", "6880.00", "6879.75", "6889.75",
+                        "6859.75", "SELL (64%) - lower highs into the open", 14731, "343987.5"),
+        *_bracket_exit(("08:49:57.208", "08:49:57.260", "08:49:57.301"), 14733, "BUY", "6890.00", 14732),
         # 08:53 the incident: a BUY "exit" while the bot still believes it is short
         ("08:53:01.004", hy, "INFO", "Hybrid pipeline emitted SCALP_BUY @ 0.36 confidence (price=6890.25, stop=0.00, target=0.00)"),
         ("08:53:01.006", hy, "WARNING", "Hybrid pipeline produced non-positive protective levels (stop=0.00, target=0.00)"),
@@ -79,33 +117,19 @@ def _mytrader_scenario() -> list[tuple[datetime, str, str, str]]:
         ("09:35:22.401", "mytrader.rag.pipeline_integration", "WARNING", "No current trade ID for exit logging"),
         ("09:35:22.402", ib, "INFO", f"Position update: {S} position=0 avgCost=0.0"),
         # 10:05 a normal long: bracket, target fills, broker PnL agrees (+600 - 4.50 fees)
-        ("10:05:00.200", hy, "INFO", "Hybrid pipeline emitted BUY @ 0.71 confidence (price=6861.00, stop=6855.25, target=6873.25)"),
-        ("10:05:00.410", aws, "INFO", "AWS Decision Agent returned BUY (72%) - higher lows, volume up"),
-        ("10:05:00.420", ltm, "INFO", f"Placing entry order: BUY 1 {S} @ 6861.25 (SL=6855.25, TP=6873.25)"),
-        ("10:05:00.501", ib, "INFO", f"Order submitted: orderId=16001 action=BUY qty=1 symbol={S} type=LMT lmtPrice=6861.25 trade_cycle_id=5f1c6a0e-0b7e-4d0c-9a51-3c2f1d7e8a01"),
-        ("10:05:00.502", ib, "INFO", f"Order submitted: orderId=16002 action=SELL qty=1 symbol={S} type=LMT lmtPrice=6873.25 parentId=16001 trade_cycle_id=5f1c6a0e-0b7e-4d0c-9a51-3c2f1d7e8a01"),
-        ("10:05:00.503", ib, "INFO", f"Order submitted: orderId=16003 action=SELL qty=1 symbol={S} type=STP auxPrice=6855.25 parentId=16001 trade_cycle_id=5f1c6a0e-0b7e-4d0c-9a51-3c2f1d7e8a01"),
-        ("10:05:01.880", ib, "INFO", "Order filled: orderId=16001 action=BUY qty=1 avgPrice=6861.25 trade_cycle_id=5f1c6a0e-0b7e-4d0c-9a51-3c2f1d7e8a01"),
-        ("10:05:01.900", ib, "INFO", "Commission report: execId=0000e0d5.6575f1b7.01.01 orderId=16001 commission=2.25 realizedPNL=None"),
-        ("10:05:01.950", ib, "INFO", f"Position update: {S} position=1 avgCost=343062.5"),
+        *_bracket_entry(("10:05:00.200", "10:05:00.410", "10:05:00.420", "10:05:00.501", "10:05:00.502", "10:05:00.503",
+                         "10:05:01.880", "10:05:01.900", "10:05:01.950"), "BUY @ 0.71", "BUY", "6861.00", "6861.25",
+                        "6855.25", "6873.25", "BUY (72%) - higher lows, volume up", 16001, "343062.5", cycle=_CYCLE,
+                        commission_exec="6575f1b7"),
         ("10:05:02.000", ltm, "INFO", 'EVENT {"event": "order_filled", "trade_cycle_id": "5f1c6a0e-0b7e-4d0c-9a51-3c2f1d7e8a01", "order_id": 16001}'),
-        ("10:41:17.090", ib, "INFO", "Order filled: orderId=16002 action=SELL qty=1 avgPrice=6873.25 trade_cycle_id=5f1c6a0e-0b7e-4d0c-9a51-3c2f1d7e8a01"),
-        ("10:41:17.120", ib, "INFO", "Commission report: execId=0000e0d5.6575f1c2.01.01 orderId=16002 commission=2.25 realizedPNL=595.50"),
-        ("10:41:17.150", ib, "INFO", f"Position update: {S} position=0 avgCost=0.0"),
-        ("10:41:17.160", ib, "INFO", "Order cancelled: orderId=16003 reason=OCA group filled"),
+        *_bracket_exit(("10:41:17.090", "10:41:17.120", "10:41:17.150", "10:41:17.160"), 16002, "SELL", "6873.25", 16003,
+                       cycle=_CYCLE, commission=("6575f1c2", "595.50")),
         # 13:20 a normal short whose stop fills: a small, protected loss
-        ("13:20:30.000", hy, "INFO", "Hybrid pipeline emitted SCALP_SELL @ 0.58 confidence (price=6868.50, stop=6872.50, target=6860.50)"),
-        ("13:20:30.300", aws, "INFO", "AWS Decision Agent returned SELL (61%)"),
-        ("13:20:30.310", ltm, "INFO", f"Placing entry order: SELL 1 {S} @ 6868.50 (SL=6872.50, TP=6860.50)"),
-        ("13:20:30.400", ib, "INFO", f"Order submitted: orderId=17101 action=SELL qty=1 symbol={S} type=LMT lmtPrice=6868.50"),
-        ("13:20:30.401", ib, "INFO", f"Order submitted: orderId=17102 action=BUY qty=1 symbol={S} type=LMT lmtPrice=6860.50 parentId=17101"),
-        ("13:20:30.402", ib, "INFO", f"Order submitted: orderId=17103 action=BUY qty=1 symbol={S} type=STP auxPrice=6872.50 parentId=17101"),
-        ("13:20:31.010", ib, "INFO", "Order filled: orderId=17101 action=SELL qty=1 avgPrice=6868.50"),
-        ("13:20:31.040", ib, "INFO", f"Position update: {S} position=-1 avgCost=343425.0"),
-        ("13:52:44.700", ib, "INFO", "Order filled: orderId=17103 action=BUY qty=1 avgPrice=6872.75"),
-        ("13:52:44.730", ib, "INFO", "Commission report: execId=0000e0d5.6575f1d9.01.01 orderId=17103 commission=2.25 realizedPNL=-214.75"),
-        ("13:52:44.760", ib, "INFO", f"Position update: {S} position=0 avgCost=0.0"),
-        ("13:52:44.790", ib, "INFO", "Order cancelled: orderId=17102 reason=OCA group filled"),
+        *_bracket_entry(("13:20:30.000", "13:20:30.300", "13:20:30.310", "13:20:30.400", "13:20:30.401", "13:20:30.402",
+                         "13:20:31.010", "13:20:31.040"), "SCALP_SELL @ 0.58", "SELL", "6868.50", "6868.50", "6872.50",
+                        "6860.50", "SELL (61%)", 17101, "343425.0"),
+        *_bracket_exit(("13:52:44.700", "13:52:44.730", "13:52:44.760", "13:52:44.790"), 17103, "BUY", "6872.75", 17102,
+                       commission=("6575f1d9", "-214.75")),
     ]
     return [(_t(t), lg, lv, msg) for t, lg, lv, msg in ev]
 

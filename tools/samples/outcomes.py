@@ -6,6 +6,8 @@ placed against a WAIT advisory win less often, entries without a protective stop
 lose, and a share of Polymarket 15-minute crypto trades sits beside ES/MES/NQ futures.
 
     python -m tools.samples.outcomes OUT_DIR [--n 300] [--seed 7]
+
+Raises only on I/O errors (files are written atomically).
 """
 from __future__ import annotations
 

@@ -2,6 +2,10 @@
 
 Reads raise ``BrokerUnavailable`` (timeouts, socket errors) instead of guessing: the executor turns
 that into POSITION_UNKNOWN and blocks entries. A position is never assumed flat.
+
+Failure contract of every adapter: reads raise ``BrokerUnavailable``; an exit that would open, grow or
+flip a position raises ``ReduceOnlyViolation``; an order the adapter cannot form raises ValueError.
+This module only declares the types (``BracketRequest`` raises pydantic's ValidationError on qty <= 0).
 """
 from __future__ import annotations
 
@@ -68,4 +72,4 @@ class Broker(Protocol):
 class SupportsReconnectEvents(Protocol):
     """Optional: a broker that can tell when its connection came back (the executor reconciles then)."""
 
-    def on_reconnect(self, callback: Callable[[], None]) -> None: ...
+    def on_reconnect(self, callback: Callable[[], object]) -> None: ...

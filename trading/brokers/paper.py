@@ -23,11 +23,12 @@ import math
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from trading.brokers.base import AccountSnapshot, BracketOrders, BracketRequest, BrokerUnavailable
+from trading.brokers.callbacks import BrokerCallbacks
 from trading.domain.contracts import spec_for
 from trading.domain.models import Fill, Order, OrderStatus, OrderType, Position, Side
 from trading.market.candles import Bar
@@ -46,7 +47,7 @@ class _Working:
     activated_at: datetime | None = None   # when the parent's first fill armed this child
 
 
-class PaperBroker:
+class PaperBroker(BrokerCallbacks):
     """In-memory broker driven by ``on_bar``. Thread-safe; callbacks run outside its lock."""
 
     name = "paper"
@@ -57,6 +58,7 @@ class PaperBroker:
                  account_id: str | None = None) -> None:
         if max_participation is not None and not 0 < max_participation <= 1:
             raise ValueError("max_participation must be in (0, 1]")
+        super().__init__()
         self.starting_cash = float(starting_cash)
         self.commission = float(commission_per_contract)
         self.slippage_ticks = float(slippage_ticks)
@@ -78,9 +80,6 @@ class PaperBroker:
         self._last_bar_ts: dict[str, datetime] = {}
         self._next_id = 1
         self._next_exec = 1
-        self._fill_cbs: list[Callable[[Fill], None]] = []
-        self._status_cbs: list[Callable[[Order], None]] = []
-        self._reconnect_cbs: list[Callable[[], None]] = []
 
     # -- connection --------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -194,22 +193,13 @@ class PaperBroker:
         events.append(("status", w.order.model_copy()))
 
     # -- callbacks ---------------------------------------------------------------------------------
-    def on_fill(self, callback: Callable[[Fill], None]) -> None:
-        self._fill_cbs.append(callback)
-
-    def on_order_status(self, callback: Callable[[Order], None]) -> None:
-        self._status_cbs.append(callback)
-
-    def on_reconnect(self, callback: Callable[[], None]) -> None:
-        self._reconnect_cbs.append(callback)
-
     def clear_callbacks(self) -> None:
         """Forget every subscriber (the subscribing process went away; the broker's book stays)."""
         self._fill_cbs.clear()
         self._status_cbs.clear()
         self._reconnect_cbs.clear()
 
-    def _safe(self, cb: Callable, *args: object) -> None:
+    def _safe(self, cb: Callable[..., object], *args: object) -> None:
         try:
             cb(*args)
         except Exception:
@@ -218,7 +208,8 @@ class PaperBroker:
 
     def _dispatch(self, events: list) -> None:
         for kind, obj in events:
-            for cb in list(self._fill_cbs if kind == "fill" else self._status_cbs):
+            cbs: Sequence[Callable[..., object]] = self._fill_cbs if kind == "fill" else self._status_cbs
+            for cb in list(cbs):
                 self._safe(cb, obj)
 
     # -- the replay clock --------------------------------------------------------------------------
@@ -256,7 +247,7 @@ class PaperBroker:
             # 1) the open: gapped stops, then market orders (exits first), then crossed limits
             for w in eligible():
                 o = w.order
-                if o.order_type is OrderType.STP and self._stop_hit(o, bar.open, bar.open):
+                if o.order_type is OrderType.STP and self._stop_hit(o, bar.open, bar.open) is not None:
                     fill(w, bar.open + (slip if o.side is Side.BUY else -slip), bar.ts)
             for w in sorted(eligible(), key=lambda w: (not w.order.reduce_only, int(w.order.order_id))):
                 o = w.order
@@ -264,24 +255,24 @@ class PaperBroker:
                     fill(w, bar.open + (slip if o.side is Side.BUY else -slip), bar.ts)
             for w in eligible():
                 o = w.order
-                if o.order_type is OrderType.LMT and self._limit_hit(o, bar.open, bar.open):
+                if o.order_type is OrderType.LMT and self._limit_hit(o, bar.open, bar.open) is not None:
                     fill(w, bar.open, bar.ts)
             # 2) inside the bar: stops before limits, so a bracket that spans the range loses (conservative)
             for w in eligible():
                 o = w.order
-                if o.order_type is OrderType.STP and self._stop_hit(o, bar.high, bar.low):
-                    fill(w, o.stop_price + (slip if o.side is Side.BUY else -slip), mid)
+                if o.order_type is OrderType.STP and (stop := self._stop_hit(o, bar.high, bar.low)) is not None:
+                    fill(w, stop + (slip if o.side is Side.BUY else -slip), mid)
             for w in eligible():
                 o = w.order
-                if o.order_type is OrderType.LMT and self._limit_hit(o, bar.high, bar.low):
+                if o.order_type is OrderType.LMT and (limit := self._limit_hit(o, bar.high, bar.low)) is not None:
                     if w.role == "target" and w.activated_at == mid:
                         continue   # entry filled inside this bar: assume only the adverse move followed
-                    fill(w, o.limit_price, mid)
+                    fill(w, limit, mid)
             # children a limit entry activated inside the bar: only their stop may still fill (conservative)
             for w in eligible():
                 o = w.order
-                if o.order_type is OrderType.STP and self._stop_hit(o, bar.high, bar.low):
-                    fill(w, o.stop_price + (slip if o.side is Side.BUY else -slip), mid)
+                if o.order_type is OrderType.STP and (stop := self._stop_hit(o, bar.high, bar.low)) is not None:
+                    fill(w, stop + (slip if o.side is Side.BUY else -slip), mid)
             self._marks[symbol] = bar.close
             self.now = max(self.now, end)
         self._dispatch(events)
@@ -310,14 +301,18 @@ class PaperBroker:
         return fills
 
     @staticmethod
-    def _stop_hit(o: Order, high: float, low: float) -> bool:
+    def _stop_hit(o: Order, high: float, low: float) -> float | None:
+        """The stop's trigger price when a bar from ``low`` to ``high`` reaches it, else None."""
         assert o.stop_price is not None
-        return high >= o.stop_price if o.side is Side.BUY else low <= o.stop_price
+        hit = high >= o.stop_price if o.side is Side.BUY else low <= o.stop_price
+        return o.stop_price if hit else None
 
     @staticmethod
-    def _limit_hit(o: Order, high: float, low: float) -> bool:
+    def _limit_hit(o: Order, high: float, low: float) -> float | None:
+        """The limit price when a bar from ``low`` to ``high`` reaches it, else None."""
         assert o.limit_price is not None
-        return low <= o.limit_price if o.side is Side.BUY else high >= o.limit_price
+        hit = low <= o.limit_price if o.side is Side.BUY else high >= o.limit_price
+        return o.limit_price if hit else None
 
     def _fill(self, w: _Working, price: float, ts: datetime, budget: list[float], fractional: bool,
               events: list) -> Fill | None:

@@ -7,16 +7,19 @@ No credentials: positions are public by wallet address. Shapes handled:
 
 A request that times out, fails at the socket, answers non-2xx or non-JSON raises
 ``BrokerUnavailable``; the resolution source turns that into ``None`` (unavailable), counted.
+Failure contract: an answer row not in the documented shape raises pydantic's ValidationError from the
+models here (a float token id included); ``token_id_str`` raises ValueError on anything but digits.
 """
 from __future__ import annotations
 
 import json
 import logging
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from trading.brokers.base import BrokerUnavailable
 
@@ -49,6 +52,11 @@ def _json_list(v: object) -> list[Any]:
     if not isinstance(v, list):
         raise ValueError(f"expected a list, got {type(v).__name__}")
     return v
+
+
+def _decoded(convert: Callable[[Any], object]) -> BeforeValidator:
+    """A field validator: decode gamma's JSON-string list, then convert each item (str, float, token id)."""
+    return BeforeValidator(lambda v: [convert(x) for x in _json_list(v)])
 
 
 class DataPosition(BaseModel):
@@ -84,9 +92,9 @@ class GammaMarket(BaseModel):
     slug: str
     question: str = ""
     condition_id: str = Field("", alias="conditionId")
-    outcomes: list[str] = Field(default_factory=list)
-    outcome_prices: list[float] = Field(default_factory=list, alias="outcomePrices")
-    clob_token_ids: list[str] = Field(default_factory=list, alias="clobTokenIds")
+    outcomes: Annotated[list[str], _decoded(str)] = Field(default_factory=list)
+    outcome_prices: Annotated[list[float], _decoded(float)] = Field(default_factory=list, alias="outcomePrices")
+    clob_token_ids: Annotated[list[str], _decoded(token_id_str)] = Field(default_factory=list, alias="clobTokenIds")
     active: bool = False
     closed: bool = False
     end_date: str | None = Field(None, alias="endDate")
@@ -94,21 +102,6 @@ class GammaMarket(BaseModel):
     uma_resolution_status: str | None = Field(None, alias="umaResolutionStatus")
     order_min_size: float | None = Field(None, alias="orderMinSize")
     tick_size: float | None = Field(None, alias="orderPriceMinTickSize")
-
-    @field_validator("outcomes", mode="before")
-    @classmethod
-    def _outcomes(cls, v: object) -> list[str]:
-        return [str(x) for x in _json_list(v)]
-
-    @field_validator("outcome_prices", mode="before")
-    @classmethod
-    def _prices(cls, v: object) -> list[float]:
-        return [float(x) for x in _json_list(v)]
-
-    @field_validator("clob_token_ids", mode="before")
-    @classmethod
-    def _tokens(cls, v: object) -> list[str]:
-        return [token_id_str(x) for x in _json_list(v)]
 
     @field_validator("id", mode="before")
     @classmethod

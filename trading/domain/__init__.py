@@ -1,1 +1,4 @@
-"""Domain types: orders, positions, contracts, reason codes and PnL from fills."""
+"""Domain types: orders, positions, contracts, reason codes and PnL from fills.
+
+A package marker only; failure contract: importing it raises nothing.
+"""

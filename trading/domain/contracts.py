@@ -1,4 +1,8 @@
-"""Contract specifications: point multipliers and IB futures symbol parsing."""
+"""Contract specifications: point multipliers and IB futures symbol parsing.
+
+Failure contract: ``spec_for`` and ``parse_ib_symbol`` raise ValueError naming the symbol they do not
+know; nothing here does I/O.
+"""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,8 @@
-"""Domain models shared by every layer: signals, advisories, intents, orders, fills, positions, cycles."""
+"""Domain models shared by every layer: signals, advisories, intents, orders, fills, positions, cycles.
+
+Failure contract: constructing a model with values it refuses raises pydantic's ValidationError
+(e.g. a non-positive order qty); the helpers never raise.
+"""
 from __future__ import annotations
 
 import uuid
@@ -33,24 +37,32 @@ class Side(StrEnum):
 
 
 class AdvisoryAction(StrEnum):
+    """What an advisor says: go with a direction, or WAIT (which blocks entries, never exits)."""
+
     BUY = "BUY"
     SELL = "SELL"
     WAIT = "WAIT"
 
 
 class IntentKind(StrEnum):
+    """What an order intent is for; the guards judge an exit against the live position."""
+
     ENTRY = "entry"
     EXIT = "exit"
     PROTECTIVE = "protective"   # a bracket child (stop or target) of an entry
 
 
 class OrderType(StrEnum):
+    """Market, limit or stop; a bracket entry is MKT or LMT, its stop child STP."""
+
     MKT = "MKT"
     LMT = "LMT"
     STP = "STP"
 
 
 class OrderStatus(StrEnum):
+    """An order's state at the broker; FILLED, CANCELLED and REJECTED are final."""
+
     PENDING = "pending"
     SUBMITTED = "submitted"
     PARTIAL = "partial"

@@ -1,6 +1,8 @@
 """Reason codes: why a guard blocked, adjusted or flagged an action.
 
 Every blocked action carries at least one of these; telemetry, journals and the RAG store key on them.
+
+Failure contract: data only; ``ReasonCode(value)`` raises ValueError for an unknown code.
 """
 from enum import StrEnum
 

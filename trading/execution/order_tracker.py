@@ -127,7 +127,7 @@ class OrderTracker:
                 o.qty = order.qty                 # OCA reduction or a child re-sized to a partial parent fill
             if order.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
                 o.status = order.status
-                o.reason = self._cancel_reasons.pop(order.order_id, None) or order.reason
+                o.reason = self._cancel_reasons.pop(order.order_id, "") or order.reason
             elif o.status not in FINAL and t.filled_qty >= o.qty - EPS and t.filled_qty > EPS:
                 o.status = OrderStatus.FILLED
             return t

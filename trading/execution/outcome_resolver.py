@@ -29,7 +29,8 @@ from trading.domain.models import Fill, utcnow
 from trading.domain.pnl import dedupe_fills, round_trips
 from trading.domain.reason_codes import ReasonCode
 from trading.market.candles import Bar
-from trading.records.journal import Journal, JournalUnwritable, OutcomeRecord, TradeRecord
+from trading.records.journal import Journal, JournalUnwritable
+from trading.records.journal_records import OutcomeRecord, TradeRecord
 from trading.records.learning_hooks import LearningHooks
 from trading.records.risk_ledger import RiskLedger
 from trading.records.telemetry import EventLog, EventType
@@ -45,7 +46,7 @@ class ResolutionSource(Protocol):
 
     name: str
 
-    def resolve(self, market_slug: str) -> Winner | None: ...
+    def resolve(self, market_slug: str) -> str | None: ...
 
 
 def source_name(src: object) -> str:
@@ -179,7 +180,7 @@ class OutcomeResolver:
         if not trade.market_slug or not trade.outcome_label:
             self._fail(tid, "resolver", "binary trade without market_slug / outcome_label")
             return None
-        winner: Winner | None = None
+        winner: str | None = None           # a source may answer any label: checked below
         used = ""
         errors = []
         for src in self.sources:
@@ -227,6 +228,8 @@ class OutcomeResolver:
     # -- recording ---------------------------------------------------------------------------------
     def _record(self, trade: TradeRecord, out: OutcomeRecord, fills: list[Fill]) -> OutcomeRecord | None:
         tid = trade.trade_cycle_id
+        if self.journal is None:            # both callers return earlier without a journal
+            return None
         try:
             new = self.journal.record_outcome(out)
         except JournalUnwritable as exc:

@@ -6,6 +6,9 @@ exec_id; only what still differs afterwards is a mismatch. A mismatch halts new 
 RECONCILE_MISMATCH and a detail that says exactly what differs; the halt latches until an operator
 clears it (``warden risk clear-halt --code RECONCILE_MISMATCH``). A broker that cannot be read is
 reported as an error, not a mismatch: the guards already block entries on POSITION_UNKNOWN.
+
+This module holds the report and the position diff; ``trading.execution.reconciler`` runs the pass.
+Failure contract: ``diff_positions`` and ``ReconcileReport`` are pure and raise nothing.
 """
 from __future__ import annotations
 

@@ -6,14 +6,18 @@ bars, an advisor gives its advice, and the signal becomes an entry (no open trad
 the open trade) or nothing (same direction). Every signal that leads somewhere gets one
 trade_cycle_id: an entry's own, or for an exit the id of the trade it closes.
 
-The advisor is pluggable: any ``(signal, AdvisorContext) -> Advisory`` callable. The default is the
+The advisor seam is ``trading.execution.advisor``; the wiring (broker by name, files, executor) is
+``trading.execution.wiring``. The advisor is pluggable: any ``(signal, AdvisorContext) -> Advisory`` callable. The default is the
 deterministic ``rule_advisor``; the agents' advisory graph plugs in here. An advisor that raises is
 fail-closed: WAIT with LLM_UNAVAILABLE, so entries are blocked and exits still go out.
+
+Failure contract: ``step`` raises nothing for a failing signal source, advisor or venue lookup: each is
+logged, counted in ``counts`` and emitted as an ERROR event; a candle file that cannot be read in
+``follow`` is retried on the next poll. Broker and journal failures are the executor's (see there).
 """
 from __future__ import annotations
 
 import bisect
-import importlib
 import logging
 import time
 from collections import deque
@@ -29,30 +33,15 @@ from trading.brokers.base import Broker, BrokerUnavailable
 from trading.brokers.paper import PaperBroker
 from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Side, Signal, new_cycle_id, utcnow
 from trading.domain.reason_codes import ReasonCode
+from trading.execution.advisor import Advisor, AdvisorContext, rule_advisor
 from trading.execution.executor import ExecutionResult, GuardedExecutor
-from trading.execution.outcome_resolver import CandleResolutionSource, OutcomeResolver, ResolutionSource
 from trading.market.candles import Bar
 from trading.market.signals import BreakoutSignals, SignalContext
-from trading.records.journal import Journal, JournalError, JournalUnwritable
 from trading.records.learning_hooks import LearningHooks
-from trading.records.risk_ledger import RiskLedger
-from trading.records.telemetry import EventLog, EventType
-from trading.settings import Settings
+from trading.records.telemetry import EventType
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class AdvisorContext:
-    symbol: str
-    now: datetime
-    bars: Sequence[Bar]                 # recent candles, oldest first
-    position: float | None              # what the loop believes it holds
-    intent_kind: str                    # entry | exit
-    trade_cycle_id: str
-
-
-Advisor = Callable[[Signal, AdvisorContext], Advisory]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,35 +50,6 @@ class _Untracked:
     side: Side
     qty: float
     trade_cycle_id: str
-
-
-def rule_advisor(signal: Signal, ctx: AdvisorContext) -> Advisory:
-    """The default deterministic advisor (no model). For an entry it says WAIT when:
-    - the signal has no positive stop and target (nothing to protect the fill with);
-    - the signal's confidence is under 0.55 (a marginal breakout);
-    - the last 5 bars' mean true range is over 2x that of the recent window (a volatility spike).
-    Otherwise it agrees with the signal's direction, at the signal's confidence. Exits get agreement:
-    closing risk needs no permission (and the guards never block a reduce-only exit on advice)."""
-    side = signal.side.value if signal.side else "WAIT"
-    if ctx.intent_kind == "exit" or signal.side is None:
-        return Advisory(action=AdvisoryAction(side), confidence=signal.confidence, rationale="exit: reduce risk",
-                        source="rule", ts=ctx.now)
-    reasons = []
-    if not (signal.stop and signal.target and signal.stop > 0 and signal.target > 0):
-        reasons.append("no protective levels")
-    if signal.confidence < 0.55:
-        reasons.append("marginal signal confidence")
-    bars = list(ctx.bars)[-60:]
-    if len(bars) >= 20:
-        trs = [max(b.high - b.low, abs(b.high - a.close), abs(b.low - a.close)) for a, b in zip(bars, bars[1:])]
-        window, recent = sum(trs) / len(trs), sum(trs[-5:]) / 5
-        if window > 0 and recent > 2 * window:
-            reasons.append("volatility spike in the last 5 bars")
-    if reasons:
-        return Advisory(action=AdvisoryAction.WAIT, confidence=0.5, rationale="; ".join(reasons), source="rule",
-                        ts=ctx.now)
-    return Advisory(action=AdvisoryAction(side), confidence=signal.confidence, rationale="breakout with levels",
-                    source="rule", ts=ctx.now)
 
 
 class SessionSummary(BaseModel):
@@ -215,7 +175,7 @@ class TradingSession:
         self._bars += 1
         self.executor.service(end)
         self._track_equity()
-        result = self._on_signal(bar)
+        result = self._on_signal(bar, end)
         self._report_progress()
         return result
 
@@ -232,9 +192,9 @@ class TradingSession:
                 return live, _Untracked(side=side, qty=abs(live), trade_cycle_id=f"untracked-{self.symbol}")
         return 0.0, None
 
-    def _on_signal(self, bar: Bar) -> ExecutionResult | None:
+    def _on_signal(self, bar: Bar, now: datetime) -> ExecutionResult | None:
         believed, trade = self._believed_position()
-        ctx = SignalContext(symbol=self.symbol, now=self.now, position=believed, interval=self.interval)
+        ctx = SignalContext(symbol=self.symbol, now=now, position=believed, interval=self.interval)
         try:
             sig = self.signals(list(self.recent), ctx)
         except Exception as exc:
@@ -261,7 +221,7 @@ class TradingSession:
             return None
         self.events.emit(EventType.SIGNAL, cycle, [], kind=kind.value, signal=sig.model_dump(mode="json"),
                          believed_position=believed)
-        actx = AdvisorContext(symbol=self.symbol, now=self.now, bars=list(self.recent), position=believed,
+        actx = AdvisorContext(symbol=self.symbol, now=now, bars=list(self.recent), position=believed,
                               intent_kind=kind.value, trade_cycle_id=cycle)
         try:
             advisory = self.advisor(sig, actx)
@@ -269,7 +229,7 @@ class TradingSession:
             self.counts["advisor_errors"] += 1
             log.error("advisor failed for trade %s: %s: %s", cycle, type(exc).__name__, exc)
             advisory = Advisory(action=AdvisoryAction.WAIT, confidence=0.0, rationale=f"advisor error: {exc}",
-                                source="advisor-error", ts=self.now, reason_codes=[ReasonCode.LLM_UNAVAILABLE])
+                                source="advisor-error", ts=now, reason_codes=[ReasonCode.LLM_UNAVAILABLE])
         self.events.emit(EventType.ADVISORY, cycle, list(advisory.reason_codes), action=advisory.action.value,
                          confidence=advisory.confidence, source=advisory.source, rationale=advisory.rationale)
         qty = trade.qty if kind is IntentKind.EXIT else self.qty
@@ -279,7 +239,7 @@ class TradingSession:
         if kind is IntentKind.ENTRY and callable(market_for):
             # venues that trade a derived instrument (a Polymarket window's share for a BTC signal) map it here
             try:
-                m = market_for(sig, self.now)
+                m = market_for(sig, now)
             except BrokerUnavailable as exc:     # the venue could not answer: skip this entry, keep running
                 self.counts["venue_errors"] += 1
                 log.error("no market for trade %s: %s", cycle, exc)
@@ -297,7 +257,7 @@ class TradingSession:
                              stop=stop if kind is IntentKind.ENTRY else None,
                              target=target if kind is IntentKind.ENTRY else None,
                              reduce_only=kind is IntentKind.EXIT, trade_cycle_id=cycle,
-                             signal_confidence=sig.confidence, created_at=self.now)
+                             signal_confidence=sig.confidence, created_at=now)
         result = self.executor.submit(intent, advisory, sig, **market)
         if result.sent and kind is IntentKind.ENTRY:
             self.cycles.append(cycle)
@@ -426,96 +386,3 @@ class TradingSession:
             self.executor.service(utcnow())
         self._report_progress(force=True)
         return self.summary()
-
-
-# -- wiring ----------------------------------------------------------------------------------------
-class BrokerSetupError(RuntimeError):
-    """The broker adapter cannot be built (not installed, bad settings)."""
-
-
-def make_broker(kind: str, settings: Settings) -> Broker:
-    """``paper`` | ``ib`` | ``polymarket``. The live adapters are imported only when asked for."""
-    b = settings.broker
-    if kind == "paper":
-        return PaperBroker(starting_cash=b.starting_cash, commission_per_contract=b.commission_per_contract,
-                           slippage_ticks=b.slippage_ticks)
-    modules = {"ib": ("trading.brokers.ib", "IBBroker", "warden[ib]"),
-               "polymarket": ("trading.brokers.polymarket", "PolymarketBroker", "warden[polymarket]")}
-    if kind not in modules:
-        raise BrokerSetupError(f"unknown broker {kind!r}; expected paper, ib or polymarket")
-    mod_name, cls_name, extra = modules[kind]
-    try:
-        mod = importlib.import_module(mod_name)
-    except ImportError as exc:
-        raise BrokerSetupError(f"the {kind} adapter is not available ({exc}); install it with pip install '{extra}'") \
-            from None
-    cls = getattr(mod, cls_name, None)
-    if cls is None:
-        raise BrokerSetupError(f"{mod_name} has no {cls_name}")
-    factory = getattr(cls, "from_settings", None)
-    try:
-        return factory(settings) if callable(factory) else cls(b)
-    except Exception as exc:
-        raise BrokerSetupError(f"cannot set up the {kind} broker: {type(exc).__name__}: {exc}") from None
-
-
-def open_session(settings: Settings, broker: Broker, *, symbol: str, data_dir: Path | None = None,
-                 signals: Callable[[Sequence[Bar], SignalContext], Signal | None] | None = None,
-                 advisor: Advisor | None = None, qty: float = 1.0, replay: bool = True,
-                 resolution_sources: Sequence[ResolutionSource] = (), candle_asset: str | None = None,
-                 progress: Callable[[str], None] | None = None,
-                 journal_synchronous: str | None = None) -> tuple[TradingSession, list[str]]:
-    """Wire a session: ledger, event log, journal, resolver, learning hooks, executor. Returns the session
-    and the loud problems found while wiring (e.g. an unwritable journal, which halts new entries)."""
-    files = SessionFiles(Path(data_dir or settings.data_dir),
-                         paper_account=broker.account_id if isinstance(broker, PaperBroker) else None)
-    problems: list[str] = []
-    events = EventLog(files.events)
-    ledger = RiskLedger(files.ledger, settings.guards)
-    journal: Journal | None
-    try:
-        # a paper replay commits with synchronous=NORMAL (WAL: safe against a process crash, which is what
-        # reconciliation covers); a live broker's journal fsyncs every commit (FULL)
-        sync = journal_synchronous or ("NORMAL" if isinstance(broker, PaperBroker) and replay else "FULL")
-        journal = Journal(files.journal, synchronous=sync)
-    except JournalUnwritable as exc:
-        journal = None
-        msg = f"JOURNAL UNWRITABLE: {exc}; new entries are halted (exits still go out)"
-        log.error(msg)
-        problems.append(msg)
-        ledger.halt(ReasonCode.JOURNAL_UNWRITABLE, str(exc))
-        events.emit(EventType.HALT, None, [ReasonCode.JOURNAL_UNWRITABLE], detail=str(exc))
-    except JournalError as exc:
-        raise BrokerSetupError(str(exc)) from None
-    holder: dict[str, TradingSession] = {}
-
-    def clock() -> datetime:
-        s = holder.get("s")
-        return s.clock() if (s is not None and replay) else utcnow()
-
-    def history(sym: str, until: datetime) -> list[Bar]:
-        s = holder.get("s")
-        return s.history_until(sym, until) if s is not None else []
-
-    hooks = LearningHooks(files.data_dir, settings.guards, history=history)
-    sources = list(resolution_sources)
-    src_fn = getattr(broker, "resolution_source", None)
-    if callable(src_fn):
-        sources.append(src_fn())
-    elif getattr(broker, "name", "") == "polymarket" and getattr(broker, "data", None) is not None:
-        from trading.brokers.polymarket_data import PolymarketResolutionSource  # the market's own answer first
-
-        sources.append(PolymarketResolutionSource(broker.data))
-    asset = (candle_asset or symbol).upper()
-    sources.append(CandleResolutionSource(
-        lambda a: holder["s"].history if "s" in holder and a.upper() == asset else None))
-    resolver = OutcomeResolver(journal, ledger, events, sources=sources, hooks=hooks, clock=clock)
-    executor = GuardedExecutor(broker, ledger, events, journal, settings.guards, resolver=resolver,
-                               read_timeout_s=None if isinstance(broker, PaperBroker) and replay
-                               else settings.broker.position_timeout_s, clock=clock,
-                               reconcile_interval_s=settings.broker.reconcile_interval_s)
-    session = TradingSession(broker, executor, symbol=symbol, signals=signals, advisor=advisor, qty=qty,
-                             hooks=hooks, progress=progress)
-    holder["s"] = session
-    session.files = files
-    return session, problems

@@ -1,4 +1,7 @@
-"""Entry guard: protective levels present, on the right side, and a worst-case loss under the cap."""
+"""Entry guard: protective levels present, on the right side, and a worst-case loss under the cap.
+
+Failure contract: pure; it adds reason codes to the verdict and never raises for a well-formed intent.
+"""
 from __future__ import annotations
 
 from trading.domain.contracts import spec_for

@@ -1,6 +1,8 @@
 """Halts that stop new entries: drawdown latch, loss streak, unresolved outcomes, operator/system halts.
 
 None of these ever blocks a reduce-only exit.
+
+Failure contract: pure; it adds reason codes and never raises for a well-formed risk state.
 """
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""What the guards judge against: the LIVE broker snapshot and the persisted risk state."""
+"""What the guards judge against: the LIVE broker snapshot and the persisted risk state.
+
+Failure contract: plain models; an unreadable position is ``positions=None`` (POSITION_UNKNOWN), never 0,
+and the helpers return None when they cannot say.
+"""
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,7 @@
-"""Pace and size limits on entries: cooldowns, order rate, maximum exposure, opposite positions."""
+"""Pace and size limits on entries: cooldowns, order rate, maximum exposure, opposite positions.
+
+Failure contract: pure; it adds reason codes and never raises for a well-formed intent and state.
+"""
 from __future__ import annotations
 
 from datetime import datetime, timedelta

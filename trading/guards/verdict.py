@@ -1,4 +1,7 @@
-"""A guard verdict: allow or block, with reason codes, evidence and the (possibly adjusted) intent."""
+"""A guard verdict: allow or block, with reason codes, evidence and the (possibly adjusted) intent.
+
+Failure contract: a plain model; nothing here raises beyond pydantic validation on construction.
+"""
 from __future__ import annotations
 
 from typing import Any

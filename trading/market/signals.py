@@ -9,6 +9,10 @@ means, the guards judge it against the live broker position.
 
 Plug in your own with ``--signals module:callable`` or an entry point in the group ``warden.signals``
 (a class is instantiated with no arguments first).
+
+Failure contract: a source that returns something else than a Signal, a dict or None raises TypeError,
+an invalid dict raises ValueError; a ``--signals`` spec that cannot be loaded raises ``SignalLoadError``;
+the session catches, logs and counts whatever a source raises, and carries on.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from pydantic import ValidationError
 
 from trading.domain.contracts import spec_for
 from trading.domain.models import Side, Signal
+from trading.market.bars import true_ranges
 from trading.market.candles import Bar
 
 ENTRY_POINT_GROUP = "warden.signals"
@@ -80,8 +85,7 @@ class BreakoutSignals:
         last = bars[-1]
         close = last.close
         win = bars[-self.atr_period - 1:]
-        atr = sum(max(b.high - b.low, abs(b.high - a.close), abs(b.low - a.close))
-                  for a, b in zip(win, win[1:])) / self.atr_period
+        atr = sum(true_ranges(win)) / self.atr_period
         if atr <= 0:
             return None
         feats = {"atr": round(atr, 6), "atr_pct": round(atr / close * 100, 6) if close else 0.0}

@@ -21,55 +21,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
-from trading.domain.models import Fill, Order, OrderStatus, OrderType, Side, utcnow
+from trading.domain.models import Fill, Order, OrderStatus, Side, utcnow
+from trading.records.journal_records import (
+    OrderRecord,
+    OutcomeRecord,
+    TradeRecord,
+    iso,
+    order_from_row,
+    outcome_from_row,
+    trade_from_row,
+)
+from trading.records.journal_schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
 WORKING = (OrderStatus.PENDING.value, OrderStatus.SUBMITTED.value, OrderStatus.PARTIAL.value)
-
-# Each migration moves the schema from version i to i+1. Never edit one that has shipped: append.
-MIGRATIONS: list[list[str]] = [
-    [  # 0 -> 1
-        """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)""",
-        """CREATE TABLE trades (
-            trade_cycle_id TEXT PRIMARY KEY, venue TEXT NOT NULL, account TEXT NOT NULL DEFAULT '',
-            symbol TEXT NOT NULL, side TEXT NOT NULL,
-            qty REAL NOT NULL, status TEXT NOT NULL, opened_at TEXT NOT NULL, closed_at TEXT,
-            stop REAL, target REAL, ref_price REAL, resolve_by TEXT, market_slug TEXT, outcome_label TEXT,
-            signal_json TEXT, advisory_json TEXT, risk_json TEXT)""",
-        """CREATE TABLE orders (
-            order_id TEXT PRIMARY KEY, trade_cycle_id TEXT, role TEXT NOT NULL, symbol TEXT NOT NULL,
-            side TEXT NOT NULL, qty REAL NOT NULL, order_type TEXT NOT NULL, limit_price REAL, stop_price REAL,
-            parent_id TEXT, oca_group TEXT, reduce_only INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL,
-            filled_qty REAL NOT NULL DEFAULT 0, avg_fill_price REAL, created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '')""",
-        """CREATE TABLE fills (
-            exec_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, trade_cycle_id TEXT, account TEXT NOT NULL DEFAULT '',
-            symbol TEXT NOT NULL,
-            side TEXT NOT NULL, qty REAL NOT NULL, price REAL NOT NULL, ts TEXT NOT NULL,
-            commission REAL NOT NULL DEFAULT 0, broker_realized_pnl REAL, recorded_at TEXT NOT NULL)""",
-        """CREATE TABLE outcomes (
-            trade_cycle_id TEXT PRIMARY KEY REFERENCES trades(trade_cycle_id), resolved_at TEXT NOT NULL,
-            won INTEGER NOT NULL, winner TEXT, pnl REAL NOT NULL, gross_pnl REAL NOT NULL,
-            fees REAL NOT NULL DEFAULT 0, source TEXT NOT NULL, exit_reason TEXT NOT NULL DEFAULT '',
-            entry_price REAL, exit_price REAL, qty REAL)""",
-        """CREATE TABLE verdicts (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, trade_cycle_id TEXT NOT NULL, ts TEXT NOT NULL,
-            kind TEXT NOT NULL, side TEXT NOT NULL, qty REAL NOT NULL, allowed INTEGER NOT NULL,
-            reason_codes TEXT NOT NULL, judged_as TEXT NOT NULL, evidence_json TEXT)""",
-        """CREATE TABLE outcome_failures (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, trade_cycle_id TEXT NOT NULL, ts TEXT NOT NULL,
-            source TEXT NOT NULL, error TEXT NOT NULL)""",
-        "CREATE INDEX fills_cycle ON fills(trade_cycle_id)",
-        "CREATE INDEX orders_cycle ON orders(trade_cycle_id)",
-        "CREATE INDEX trades_status ON trades(status, account)",
-        "CREATE INDEX fills_account ON fills(account, symbol)",
-        "CREATE INDEX verdicts_cycle ON verdicts(trade_cycle_id)",
-    ],
-]
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class JournalError(RuntimeError):
@@ -78,55 +44,6 @@ class JournalError(RuntimeError):
 
 class JournalUnwritable(JournalError):
     """A write failed: read-only file, locked database, disk error. New entries must halt."""
-
-
-class TradeRecord(BaseModel):
-    trade_cycle_id: str
-    venue: str
-    account: str = ""                # the broker account (a paper broker's is per instance)
-    symbol: str
-    side: Side
-    qty: float
-    status: str                      # pending | open | closed | rejected | cancelled
-    opened_at: datetime
-    closed_at: datetime | None = None
-    stop: float | None = None
-    target: float | None = None
-    ref_price: float | None = None
-    resolve_by: datetime | None = None
-    market_slug: str | None = None
-    outcome_label: str | None = None    # Polymarket: the share bought (Up / Down)
-    signal: dict[str, Any] | None = None
-    advisory: dict[str, Any] | None = None
-    risk: dict[str, Any] | None = None
-
-
-class OrderRecord(BaseModel):
-    order: Order
-    role: str                        # entry | stop | target | exit
-
-
-class OutcomeRecord(BaseModel):
-    trade_cycle_id: str
-    resolved_at: datetime
-    won: bool
-    winner: str | None = None
-    pnl: float
-    gross_pnl: float
-    fees: float = 0.0
-    source: str                      # fills | api | candles
-    exit_reason: str = ""
-    entry_price: float | None = None
-    exit_price: float | None = None
-    qty: float | None = None
-
-
-def _iso(d: datetime | None) -> str | None:
-    return d.isoformat() if d is not None else None
-
-
-def _dt(s: str | None) -> datetime | None:
-    return datetime.fromisoformat(s) if s else None
 
 
 class Journal:
@@ -247,7 +164,7 @@ class Journal:
                    risk_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                    ON CONFLICT(trade_cycle_id) DO NOTHING""",
                 (t.trade_cycle_id, t.venue, t.account, t.symbol, t.side.value, t.qty, t.status, t.opened_at.isoformat(),
-                 _iso(t.closed_at), t.stop, t.target, t.ref_price, _iso(t.resolve_by), t.market_slug,
+                 iso(t.closed_at), t.stop, t.target, t.ref_price, iso(t.resolve_by), t.market_slug,
                  t.outcome_label, json.dumps(t.signal, default=str) if t.signal else None,
                  json.dumps(t.advisory, default=str) if t.advisory else None,
                  json.dumps(t.risk, default=str) if t.risk else None))
@@ -255,22 +172,11 @@ class Journal:
     def set_trade_status(self, trade_cycle_id: str, status: str, closed_at: datetime | None = None) -> None:
         with self._tx() as c:
             c.execute("UPDATE trades SET status=?, closed_at=COALESCE(?, closed_at) WHERE trade_cycle_id=?",
-                      (status, _iso(closed_at), trade_cycle_id))
-
-    @staticmethod
-    def _trade(r: sqlite3.Row) -> TradeRecord:
-        return TradeRecord(
-            trade_cycle_id=r["trade_cycle_id"], venue=r["venue"], account=r["account"], symbol=r["symbol"], side=Side(r["side"]),
-            qty=r["qty"], status=r["status"], opened_at=_dt(r["opened_at"]), closed_at=_dt(r["closed_at"]),
-            stop=r["stop"], target=r["target"], ref_price=r["ref_price"], resolve_by=_dt(r["resolve_by"]),
-            market_slug=r["market_slug"], outcome_label=r["outcome_label"],
-            signal=json.loads(r["signal_json"]) if r["signal_json"] else None,
-            advisory=json.loads(r["advisory_json"]) if r["advisory_json"] else None,
-            risk=json.loads(r["risk_json"]) if r["risk_json"] else None)
+                      (status, iso(closed_at), trade_cycle_id))
 
     def trade(self, trade_cycle_id: str) -> TradeRecord | None:
         rows = self._rows("SELECT * FROM trades WHERE trade_cycle_id=?", (trade_cycle_id,))
-        return self._trade(rows[0]) if rows else None
+        return trade_from_row(rows[0]) if rows else None
 
     def trades(self, status: str | tuple[str, ...] | None = None, symbol: str | None = None,
                account: str | None = None) -> list[TradeRecord]:
@@ -285,7 +191,7 @@ class Journal:
         if symbol is not None:
             sql += " AND symbol=?"
             args.append(symbol)
-        return [self._trade(r) for r in self._rows(sql + " ORDER BY opened_at, rowid", tuple(args))]
+        return [trade_from_row(r) for r in self._rows(sql + " ORDER BY opened_at, rowid", tuple(args))]
 
     # -- orders ------------------------------------------------------------------------------------
     def record_order(self, order: Order, role: str) -> None:
@@ -314,16 +220,6 @@ class Journal:
                          WHERE order_id=?""",
                       (status.value, filled_qty, avg_fill_price, reason, utcnow().isoformat(), order_id))
 
-    @staticmethod
-    def _order(r: sqlite3.Row) -> OrderRecord:
-        o = Order(order_id=r["order_id"], trade_cycle_id=r["trade_cycle_id"] or "", symbol=r["symbol"],
-                  side=Side(r["side"]), qty=r["qty"], order_type=OrderType(r["order_type"]),
-                  limit_price=r["limit_price"], stop_price=r["stop_price"], parent_id=r["parent_id"],
-                  oca_group=r["oca_group"], reduce_only=bool(r["reduce_only"]), status=OrderStatus(r["status"]),
-                  filled_qty=r["filled_qty"], avg_fill_price=r["avg_fill_price"],
-                  created_at=datetime.fromisoformat(r["created_at"]), reason=r["reason"])
-        return OrderRecord(order=o, role=r["role"])
-
     def orders(self, trade_cycle_id: str | None = None, working: bool = False) -> list[OrderRecord]:
         sql, args = "SELECT * FROM orders WHERE 1=1", []
         if trade_cycle_id is not None:
@@ -332,11 +228,11 @@ class Journal:
         if working:
             sql += f" AND status IN ({','.join('?' * len(WORKING))})"
             args += list(WORKING)
-        return [self._order(r) for r in self._rows(sql + " ORDER BY rowid", tuple(args))]
+        return [order_from_row(r) for r in self._rows(sql + " ORDER BY rowid", tuple(args))]
 
     def order(self, order_id: str) -> OrderRecord | None:
         rows = self._rows("SELECT * FROM orders WHERE order_id=?", (order_id,))
-        return self._order(rows[0]) if rows else None
+        return order_from_row(rows[0]) if rows else None
 
     # -- fills -------------------------------------------------------------------------------------
     def record_fill(self, f: Fill, account: str = "") -> bool:
@@ -374,7 +270,8 @@ class Journal:
         return {r[0] for r in self._rows(sql, args)} - set(self.positions(account))
 
     def exec_ids(self, account: str | None = None) -> set[str]:
-        sql, args = "SELECT exec_id FROM fills", ()
+        sql = "SELECT exec_id FROM fills"
+        args: tuple[str, ...] = ()
         if account is not None:
             sql, args = sql + " WHERE account=?", (account,)
         return {r[0] for r in self._rows(sql, args)}
@@ -412,17 +309,10 @@ class Journal:
 
     def outcome(self, trade_cycle_id: str) -> OutcomeRecord | None:
         rows = self._rows("SELECT * FROM outcomes WHERE trade_cycle_id=?", (trade_cycle_id,))
-        return self._outcome(rows[0]) if rows else None
-
-    @staticmethod
-    def _outcome(r: sqlite3.Row) -> OutcomeRecord:
-        return OutcomeRecord(trade_cycle_id=r["trade_cycle_id"], resolved_at=datetime.fromisoformat(r["resolved_at"]),
-                             won=bool(r["won"]), winner=r["winner"], pnl=r["pnl"], gross_pnl=r["gross_pnl"],
-                             fees=r["fees"], source=r["source"], exit_reason=r["exit_reason"],
-                             entry_price=r["entry_price"], exit_price=r["exit_price"], qty=r["qty"])
+        return outcome_from_row(rows[0]) if rows else None
 
     def outcomes(self) -> list[OutcomeRecord]:
-        return [self._outcome(r) for r in self._rows("SELECT * FROM outcomes ORDER BY resolved_at, rowid")]
+        return [outcome_from_row(r) for r in self._rows("SELECT * FROM outcomes ORDER BY resolved_at, rowid")]
 
     def record_outcome_failure(self, trade_cycle_id: str, source: str, error: str) -> None:
         with self._tx() as c:
@@ -430,7 +320,8 @@ class Journal:
                       (trade_cycle_id, utcnow().isoformat(), source, error))
 
     def outcome_failures(self, trade_cycle_id: str | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM outcome_failures", ()
+        sql = "SELECT * FROM outcome_failures"
+        args: tuple[str, ...] = ()
         if trade_cycle_id is not None:
             sql, args = sql + " WHERE trade_cycle_id=?", (trade_cycle_id,)
         return [dict(r) for r in self._rows(sql + " ORDER BY id", args)]
@@ -445,7 +336,8 @@ class Journal:
                        judged_as, json.dumps(evidence, default=str) if evidence else None))
 
     def verdicts(self, trade_cycle_id: str | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM verdicts", ()
+        sql = "SELECT * FROM verdicts"
+        args: tuple[str, ...] = ()
         if trade_cycle_id is not None:
             sql, args = sql + " WHERE trade_cycle_id=?", (trade_cycle_id,)
         out = []

@@ -5,6 +5,9 @@
 trade's close. Writes are atomic and idempotent (``trading.records.outcome_schema``): the content is built
 only from the trade's own records (no wall-clock time), so writing the same trade twice yields one
 file with the same bytes.
+
+Failure contract: ``on_trade_close`` raises what the atomic write raises (OSError on a full or read-only
+disk); the outcome resolver logs, counts and retries it, and the trade's outcome stays in the journal.
 """
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ from typing import Any
 
 from trading.domain.models import Advisory, Fill, Signal
 from trading.domain.reason_codes import ReasonCode
+from trading.market.bars import true_ranges
 from trading.market.candles import Bar
-from trading.records.journal import OutcomeRecord, TradeRecord
+from trading.records.journal_records import OutcomeRecord, TradeRecord
 from trading.records.outcome_schema import (
     Candle,
     HistorySnapshot,
@@ -47,7 +51,7 @@ def regime_of(bars: Sequence[Bar]) -> tuple[dict[str, float], dict[str, Any]]:
     n = len(rets)
     mean = sum(rets) / n if n else 0.0
     vol = math.sqrt(sum((r - mean) ** 2 for r in rets) / max(1, n - 1)) if n > 1 else 0.0
-    trs = [max(b.high - b.low, abs(b.high - a.close), abs(b.low - a.close)) for a, b in zip(bars, bars[1:])]
+    trs = true_ranges(bars)
     atr = sum(trs) / len(trs)
     path = sum(abs(b - a) for a, b in zip(closes, closes[1:]))
     net = closes[-1] - closes[0]

@@ -3,12 +3,15 @@
 ``rag_data/training/trade_outcomes/<date>/<trade_cycle_id>.json`` holds a ``TradeOutcome``;
 ``rag_data/history_snapshots/<date>/<trade_cycle_id>.json`` holds a ``HistorySnapshot``. The RAG
 ingestion reads both; bump ``SCHEMA_VERSION`` (and keep a reader for the old one) on any change.
+
+Failure contract: the models raise pydantic's ValidationError on fields they refuse (extra fields
+included); ``write_outcome`` / ``write_snapshot`` raise OSError when the atomic write fails.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +19,7 @@ from trading.domain.models import Advisory, Fill, Signal
 from trading.domain.reason_codes import ReasonCode
 from trading.records.atomic import atomic_write_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 
 class VerdictRecord(BaseModel):

@@ -2,6 +2,9 @@
 
 Every event carries UTC time, ``trade_cycle_id``, an event type, reason codes and a payload, so one
 id follows signal -> advisory -> guard verdict -> order -> fill -> PnL.
+
+Failure contract: ``emit`` raises OSError when the line cannot be appended (never drops it silently);
+``read`` raises pydantic's ValidationError on a line that is not an event.
 """
 from __future__ import annotations
 

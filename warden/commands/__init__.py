@@ -2,4 +2,6 @@
 
 Modules import their heavy dependencies (LangGraph, Chroma, pandas) inside the command body so that
 ``warden --help`` stays fast.
+
+Failure contract: a command module that fails to import stops the CLI at start-up (loudly).
 """

@@ -1,4 +1,7 @@
-"""``warden ask "QUESTION"``: one answer from the learning agent (numbers from pandas, citations always)."""
+"""``warden ask "QUESTION"``: one answer from the learning agent (numbers from pandas, citations always).
+
+Failure contract: an empty question or a bad --as-of is a ``UserError`` (exit 2).
+"""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,8 @@
-"""``warden chat``: a conversation with the learning agent; history kept per --thread in a checkpointer."""
+"""``warden chat``: a conversation with the learning agent; history kept per --thread in a checkpointer.
+
+Failure contract: a bad --as-of is a ``UserError`` (exit 2); end of input ends the conversation; the
+checkpointer's connection is closed however the loop ends.
+"""
 from __future__ import annotations
 
 import json

@@ -1,8 +1,12 @@
-"""``warden demo``: build the two synthetic seed bundles and review both (no network, embedded defaults)."""
+"""``warden demo``: build the two synthetic seed bundles and review both (no network, embedded defaults).
+
+Failure contract: a review that fails is ``ReviewFailed`` (exit 1) naming the bundle.
+"""
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -25,14 +29,15 @@ def demo(
     """Build the ES (seed 000) and Polymarket (seed 001) bundles and review both."""
     from rich.console import Console
 
-    from graphs.incident import run_review
+    from graphs.review_runner import run_review
     from tools.samples.demo_bundles import write_es_bundle, write_polymarket_bundle
 
     t0 = time.perf_counter()
     out = Path(out)
     results = {}
-    bundles = {"polymarket": (write_polymarket_bundle, "seed 001: Polymarket, 94% drawdown, outcomes never recorded"),
-               "es": (write_es_bundle, "seed 000: ES, exit order opened a naked long")}
+    bundles: dict[str, tuple[Callable[[Path], Path], str]] = {
+        "polymarket": (write_polymarket_bundle, "seed 001: Polymarket, 94% drawdown, outcomes never recorded"),
+        "es": (write_es_bundle, "seed 000: ES, exit order opened a naked long")}
     for name, (writer, what) in bundles.items():
         b = writer(out / "bundles" / name)
         try:
@@ -58,7 +63,7 @@ def demo(
         con.print(f"  bundle: {b}", highlight=False)
         con.print(f"  {m.get('trades')} trades, {m.get('outcomes_recorded')} outcomes recorded, net PnL "
                   f"{m.get('net_pnl')}, max drawdown {dd}", highlight=False, soft_wrap=True)
-        con.print("  root causes: " + ", ".join(rc.code.value for rc in res.final.root_causes), highlight=False,
+        con.print("  root causes: " + ", ".join(rc.code.value for rc in (res.final.root_causes if res.final else [])), highlight=False,
                   soft_wrap=True)
         con.print(f"  report: {res.out / 'INCIDENT_ANALYSIS_FINAL.md'}", highlight=False)
     for name, (res, _, _) in results.items():

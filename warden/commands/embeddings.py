@@ -1,9 +1,13 @@
-"""``warden embeddings``: the one explicit download of the MiniLM text model, and what each collection uses."""
+"""``warden embeddings``: the one explicit download of the MiniLM text model, and what each collection uses.
+
+Failure contract: a failed or unverified download, or a configured model that is not on disk, is a
+``UserError`` (exit 2).
+"""
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -43,8 +47,8 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR, json_out: Json = False) -> None
 
     settings = load_settings(data_dir=data_dir)
     mini = MiniLMEmbedding()
-    doc = {"configured": settings.rag.text_embedding, "minilm_dir": str(mini.model_dir),
-           "minilm_available": mini.available(), "collections": {}}
+    doc: dict[str, Any] = {"configured": settings.rag.text_embedding, "minilm_dir": str(mini.model_dir),
+                           "minilm_available": mini.available(), "collections": {}}
     chroma_dir = Path(data_dir) / "chroma"
     if settings.rag.mode == "embedded" and chroma_dir.is_dir():
         client = chromadb.PersistentClient(path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False))

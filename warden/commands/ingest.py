@@ -1,4 +1,7 @@
-"""``warden ingest PATH...``: trade outcomes, snapshots, journals and reports into the memory (idempotent)."""
+"""``warden ingest PATH...``: trade outcomes, snapshots, journals and reports into the memory (idempotent).
+
+Failure contract: an unreadable input or a memory that cannot open is a ``UserError`` (exit 2).
+"""
 from __future__ import annotations
 
 import json

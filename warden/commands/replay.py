@@ -1,4 +1,8 @@
-"""``warden replay``: would today's guards have blocked an order found in a bot's log?"""
+"""``warden replay``: would today's guards have blocked an order found in a bot's log?
+
+Failure contract: a missing or unreadable log, an unknown order id or contradictory options is a
+``UserError`` (exit 2).
+"""
 from __future__ import annotations
 
 import json

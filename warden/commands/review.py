@@ -1,4 +1,8 @@
-"""``warden review``: the multi-team incident review of a bundle (seed 001), resumable at its approvals."""
+"""``warden review``: the multi-team incident review of a bundle (seed 001), resumable at its approvals.
+
+Failure contract: bad input or an unknown run id is a ``UserError`` (exit 2); a review that fails
+part-way is ``ReviewFailed`` (exit 1) naming how to resume it.
+"""
 from __future__ import annotations
 
 import json
@@ -166,7 +170,7 @@ def review(
             load_bundle(bundle)          # fail fast, before the heavy imports, with one clear line
         except BundleError as exc:
             raise UserError(str(exc)) from None
-    from graphs.incident import ReviewSetupError, RunNotFound, resume_review, run_review
+    from graphs.review_runner import ReviewSetupError, RunNotFound, resume_review, run_review
 
     decide = ask_terminal if (approve is None and can_prompt() and not json_out) else None
     try:

@@ -1,4 +1,7 @@
-"""``warden risk``: read the persisted risk ledger; the only way to reset the peak or clear a halt."""
+"""``warden risk``: read the persisted risk ledger; the only way to reset the peak or clear a halt.
+
+Failure contract: an unknown reason code is a ``UserError`` (exit 2); reads never modify the ledger.
+"""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,9 @@
-"""``warden run``: the guarded trading loop over a candle file (paper replay) or a live broker."""
+"""``warden run``: the guarded trading loop over a candle file (paper replay) or a live broker.
+
+Failure contract: bad input (candle file, signal source, advisor spec, symbol, broker setup) is a
+``UserError`` (one line, exit 2); a session that hit a system halt (journal, reconcile, unknown fills)
+prints its summary and exits 3.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -92,7 +97,7 @@ def run(
     """
     import logging
 
-    from trading.execution.session import BrokerSetupError, make_broker, open_session
+    from trading.execution.wiring import BrokerSetupError, make_broker, open_session
     from trading.market.candles import CandleFormatError, read_candles
     from trading.market.signals import SignalLoadError, load_signal_source
     from trading.records.journal import JournalError
@@ -136,11 +141,13 @@ def run(
     runner, display = None, None
     if advisor in ("", "graph"):
         # every cycle's advice comes from the advisory graph; the session still sends through the guards
-        from graphs.advisory import GraphCycleRunner, LiveDisplay
+        from graphs.advisory_session import GraphCycleRunner
+        from warden.live_display import LiveDisplay
 
         if not quiet and not json_out and sys.stderr.isatty():
             display = LiveDisplay()
-        runner = GraphCycleRunner.for_session(session, settings, llm.value, display=display)
+        runner = GraphCycleRunner.for_session(session, settings, llm.value,
+                                              on_decision=display.update if display is not None else None)
         session.advisor = runner.advisor
     do_follow = follow if follow is not None else broker is not BrokerChoice.paper
     try:

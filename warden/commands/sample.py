@@ -1,4 +1,7 @@
-"""``warden sample-log``: write a deterministic sample bot log (the seed-000 day, or a momentum bot.log)."""
+"""``warden sample-log``: write a deterministic sample bot log (the seed-000 day, or a momentum bot.log).
+
+Failure contract: a bad --out / --mb is a ``UserError`` (exit 2); nothing partial is reported as written.
+"""
 from __future__ import annotations
 
 from enum import StrEnum

@@ -1,4 +1,7 @@
-"""``warden sample-candles``: a synthetic candle file to try ``warden run`` on."""
+"""``warden sample-candles``: a synthetic candle file to try ``warden run`` on.
+
+Failure contract: an unwritable --out propagates its ``OSError``.
+"""
 from __future__ import annotations
 
 from pathlib import Path

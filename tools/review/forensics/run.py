@@ -1,0 +1,63 @@
+"""The whole forensics step: read every input of a bundle once and reconstruct what happened.
+
+One streaming pass per log keeps only what the other teams need: trade-related records, the process
+lifecycle, error signatures, change-compressed balance and drawdown-check series, compact signal arrays
+(for drift), per-minute record counts and logging gaps. A 100+ MB log never becomes a list of Python
+records. Missing or unreadable inputs become ``Forensics.could_not_run`` entries, never exceptions;
+OSError from a log that vanishes mid-read propagates.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tools.logs.bundle import Bundle, read_events, read_state
+from tools.review.forensics.candles import load_candles
+from tools.review.forensics.es_trades import build_es_trades
+from tools.review.forensics.log_pass import FULL_PARSE_MAX_BYTES, UNKNOWN_PARSE_MAX_BYTES, LogPass
+from tools.review.forensics.models import Forensics
+from tools.review.forensics.polymarket_trades import ApiResolver, build_poly_trades
+from tools.review.report import NotRun
+
+
+def run_forensics(bundle: Bundle, api_resolver: ApiResolver | None = None) -> Forensics:
+    fx = Forensics(bundle=bundle, kind=bundle.kind, zone=bundle.zone)
+    missing = bundle.missing()
+    for inp, analyses in missing.items():
+        for a in analyses:
+            fx.could_not_run.append(NotRun(analysis=a, lacking=inp))
+    # logs: bot.log first, then the rest in name order (resolver logs refer to the bot's trades)
+    intents: dict[str, dict[str, Any]] = {}
+    order = sorted(bundle.logs, key=lambda n: (n != "bot.log", n))
+    for name in order:
+        fmt = bundle.log_formats.get(name, "unknown")
+        if fmt == "unknown":
+            continue
+        p = LogPass(fx, bundle.logs[name], fmt)
+        p.run()
+        intents.update(p.intents)
+        if not p.full and fmt == "mytrader":
+            fx.could_not_run.append(NotRun(analysis=f"heartbeat gaps and price marks from quotes in {name}",
+                                           lacking=f"parsed noise lines (log over {FULL_PARSE_MAX_BYTES >> 20} MB: "
+                                                   "heartbeats and quotes are counted, not parsed)"))
+        if not p.unknown:
+            fx.could_not_run.append(NotRun(analysis=f"unmatched ERROR lines in {name}",
+                                           lacking=f"parsed unmatched lines (log over {UNKNOWN_PARSE_MAX_BYTES >> 20} "
+                                                   "MB: lines matching no rule are counted by logger and level)"))
+    fx.state, fx.state_error = read_state(bundle.state)
+    if bundle.state is not None and fx.state is None:
+        fx.could_not_run.append(NotRun(analysis="state-file consistency check", lacking=f"readable state file "
+                                       f"({fx.state_error})"))
+    fx.events, fx.events_bad_lines = read_events(bundle.events)
+    load_candles(bundle, fx)
+    for asset, err in fx.candle_errors.items():
+        fx.could_not_run.append(NotRun(analysis=f"candles for {asset}", lacking=f"readable candles ({err})"))
+    if fx.kind == "es":
+        build_es_trades(fx)
+    else:
+        build_poly_trades(fx, intents, api_resolver)
+    fx.timeline.sort(key=lambda r: (r["time"] or datetime.min.replace(tzinfo=UTC)))
+    fx.counts = {"log_records": {n: d.records for n, d in fx.logs.items()},
+                 "timeline_rows": len(fx.timeline), "timeline_dropped": fx.timeline_dropped,
+                 "error_signatures": len(fx.errors), "signals": int(len(fx.sig_ts))}
+    return fx
