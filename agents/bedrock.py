@@ -15,18 +15,17 @@ import copy
 import json
 import logging
 import re
-import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from agents.grounding import ground
-from agents.llm_budget import BudgetExceeded, LLMBudget
-from agents.llm_types import SEAM_FIELDS, LLMUnavailable, telemetry_path
+from agents.llm_budget import output_limit
+from agents.llm_provider import Provider
+from agents.llm_types import SEAM_FIELDS, LLMUnavailable
 from agents.prompt_safety import SYSTEM_RULES, build_user_message
 from trading.domain.reason_codes import ReasonCode
-from trading.records.telemetry import EventLog, EventType
 from trading.settings import LLMConfig
 
 log = logging.getLogger(__name__)
@@ -71,49 +70,21 @@ def _errors_text(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors())
 
 
-class BedrockReasoner:
+class BedrockReasoner(Provider):
     name = "bedrock"
 
-    def __init__(self, client: Any, cfg: LLMConfig, budget: LLMBudget, events: EventLog | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
-        self.client = client
-        self.cfg = cfg
-        self.budget = budget
-        self.events = events
-        self._clock = clock
-
-    @classmethod
-    def from_settings(cls, settings: Any = None) -> BedrockReasoner:
+    @staticmethod
+    def make_client(cfg: LLMConfig) -> Any:
         import boto3
 
-        if settings is None:
-            from trading.settings import load_settings
-
-            settings = load_settings()
-        llm: LLMConfig = settings.llm
-        client = boto3.client("bedrock-runtime", config=make_client_config(llm))
-        return cls(client, llm, LLMBudget.for_data_dir(settings.data_dir, llm),
-                   EventLog(telemetry_path(settings.data_dir)))
-
-    # -- one request -------------------------------------------------------------------------------
-    def _emit(self, role: str, cycle_id: str | None, status: str, codes: list[ReasonCode] | None = None,
-              **payload: Any) -> None:
-        if self.events is not None:
-            self.events.emit(EventType.LLM_CALL, cycle_id, codes or [], role=role, reasoner=self.name,
-                             model_id=self.cfg.model_id, status=status, **payload)
+        return boto3.client("bedrock-runtime", config=make_client_config(cfg), endpoint_url=cfg.base_url or None)
 
     def _converse(self, role: str, cycle_id: str | None, attempt: int,
                   request: dict[str, Any]) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        size = len(json.dumps(request, default=str))
-        try:
-            self.budget.check(cycle_id, self.budget.worst_case(size))
-        except BudgetExceeded as exc:
-            log.error("cycle %s role %s: %s", cycle_id, role, exc)
-            self._emit(role, cycle_id, "budget", [ReasonCode.LLM_UNAVAILABLE], attempt=attempt,
-                       error=str(exc))
-            raise
+        self.reserve(role, cycle_id, attempt, len(json.dumps(request, default=str)),
+                     request.get("inferenceConfig", {}).get("maxTokens"))
         t0 = self._clock()
         try:
             resp = self.client.converse(**request)
@@ -123,17 +94,19 @@ class BedrockReasoner:
             if isinstance(exc, ClientError):
                 code = exc.response.get("Error", {}).get("Code", "") or code
                 retries = exc.response.get("ResponseMetadata", {}).get("RetryAttempts")
-            log.error("cycle %s role %s: bedrock converse failed (%s): %s", cycle_id, role, code, exc)
-            self._emit(role, cycle_id, "error", [ReasonCode.LLM_UNAVAILABLE], attempt=attempt,
+            # INFO: an outage is logged once at its start and end by agents.llm.OutageGate; telemetry has each call
+            log.info("cycle %s role %s: bedrock converse failed (%s): %s", cycle_id, role, code, exc)
+            self.emit(role, cycle_id, "error", [ReasonCode.LLM_UNAVAILABLE], attempt=attempt,
                        error_code=code, error=str(exc)[:500], latency_ms=round(ms, 1), retry_attempts=retries)
             raise LLMUnavailable(f"bedrock converse failed for {role}: {code}") from exc
-        ms = (self._clock() - t0) * 1000
         usage = resp.get("usage") or {}
-        tin, tout = int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0))
-        cost = self.budget.record(cycle_id, role, self.cfg.model_id, tin, tout)
-        resp["_warden"] = {"input_tokens": tin, "output_tokens": tout, "cost_usd": cost, "latency_ms": ms,
+        resp["_warden"] = {**self.charge(role, cycle_id, int(usage.get("inputTokens", 0)),
+                                         int(usage.get("outputTokens", 0)), t0),
                            "retry_attempts": resp.get("ResponseMetadata", {}).get("RetryAttempts")}
         return resp
+
+    def ping(self) -> None:
+        ping(self.client, self.cfg)
 
     # -- the seam ----------------------------------------------------------------------------------
     def reason(self, role: str, prompt: str, evidence: Mapping[str, Any], schema: type[T],
@@ -145,7 +118,7 @@ class BedrockReasoner:
         base = {
             "modelId": self.cfg.model_id,
             "system": [{"text": SYSTEM_RULES}],
-            "inferenceConfig": {"maxTokens": self.cfg.max_tokens, "temperature": 0.0},
+            "inferenceConfig": {"maxTokens": output_limit(self.cfg, role, schema), "temperature": 0.0},
             "toolConfig": {
                 "tools": [{"toolSpec": {"name": name, "description": doc,
                                         "inputSchema": {"json": tool_schema(schema)}}}],
@@ -171,10 +144,10 @@ class BedrockReasoner:
                 except ValidationError as exc:
                     problem = _errors_text(exc)
                 else:
-                    self._emit(role, cycle_id, "ok", attempt=attempt, stop_reason=stop, **meta)
+                    self.emit(role, cycle_id, "ok", attempt=attempt, stop_reason=stop, **meta)
                     return ground(result, evidence, role, self.name, cycle_id, self.events)
             log.warning("cycle %s role %s: bedrock answer %d invalid: %s", cycle_id, role, attempt, problem)
-            self._emit(role, cycle_id, "invalid", [ReasonCode.LLM_UNAVAILABLE] if attempt == 2 else [],
+            self.emit(role, cycle_id, "invalid", [ReasonCode.LLM_UNAVAILABLE] if attempt == 2 else [],
                        attempt=attempt, stop_reason=stop, problem=problem[:1000], **meta)
             if attempt == 2:
                 break
@@ -188,6 +161,24 @@ class BedrockReasoner:
             else:
                 messages.append({"role": "user", "content": [{"text": fix}]})
         raise LLMUnavailable(f"bedrock gave no valid {role} answer after one repair: {problem}")
+
+
+def ping(client: Any, cfg: LLMConfig) -> None:
+    """Preflight: one Converse call with one output token checks credentials, endpoint, region and model id."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        client.converse(modelId=cfg.model_id, messages=[{"role": "user", "content": [{"text": "ping"}]}],
+                        inferenceConfig={"maxTokens": 1})
+    except NoCredentialsError as exc:
+        raise LLMUnavailable("no AWS credentials (set AWS_PROFILE or AWS_ACCESS_KEY_ID / "
+                             "AWS_SECRET_ACCESS_KEY)") from exc
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "") or "ClientError"
+        msg = exc.response.get("Error", {}).get("Message", "")
+        raise LLMUnavailable(f"bedrock {cfg.region} model {cfg.model_id!r}: {code}: {msg[:200]}") from exc
+    except BotoCoreError as exc:
+        raise LLMUnavailable(f"bedrock {cfg.region}: {type(exc).__name__}: {exc}") from exc
 
 
 def make_client_config(llm: LLMConfig) -> Any:

@@ -9,7 +9,8 @@ The regime label and its features come from ``trading.records.learning_hooks.reg
 compares like with like. ``trend_z = log return / (vol * sqrt(n))`` over ``WINDOW`` bars is kept as a
 signed trend strength for the situation vector.
 Failure contract: too few (or non-positive) candles leave the dependent features ``None``, never
-invented; a candle without open/high/low/close raises ``KeyError`` / ``AttributeError`` / ``TypeError``
+invented, and so does a symbol without a contract spec for its USD figures (multiplier None: the BTC view
+behind a Polymarket share); a candle without open/high/low/close raises ``KeyError`` / ``AttributeError`` / ``TypeError``
 (``as_bars``).
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trading.domain.contracts import multiplier_for
+from trading.domain.contracts import spec_for
 from trading.market.bars import true_ranges
 from trading.market.candles import Bar
 from trading.records.learning_hooks import regime_of
@@ -53,8 +54,17 @@ class MarketFeatures(BaseModel):
     protective_stop: float | None = None  # live stop protecting the open position, if any
     open_risk_usd: float | None = None    # loss if the protective stop fills; None when unbounded/unknown
     unprotected: bool = False             # an open position with no live stop (seed 000's naked long)
-    multiplier: float = 1.0
+    multiplier: float | None = 1.0       # USD per point; None: no contract spec (a view on an underlying, e.g. BTC)
     extra: dict[str, float] = Field(default_factory=dict)   # bot-supplied features, passed through
+
+
+def _multiplier(symbol: str) -> float | None:
+    """The contract multiplier, or None for a symbol with no contract spec: a view on an underlying (BTC for
+    a Polymarket up/down share) is priced, not traded; its USD figures stay None, never invented."""
+    try:
+        return spec_for(symbol).multiplier
+    except ValueError:
+        return None
 
 
 def _get(c: Any, name: str) -> float:
@@ -99,7 +109,7 @@ def compute_features(symbol: str, candles: Sequence[Any], live_position: float |
     recent = as_bars(candles[-max(window + 1, REGIME_WINDOW):])
     bars = recent[-(window + 1):]
     closes = [b.close for b in bars]
-    mult = multiplier_for(symbol)
+    mult = _multiplier(symbol)
     f: dict[str, Any] = {"symbol": symbol, "n_candles": len(bars), "multiplier": mult,
                          "live_position": live_position, "believed_position": believed_position,
                          "avg_price": avg_price, "protective_stop": protective_stop,
@@ -127,9 +137,9 @@ def compute_features(symbol: str, candles: Sequence[Any], live_position: float |
         f["regime"] = str(meta.get("label", "unknown"))
         f["regime_features"] = feats
         if live_position:
-            if avg_price is not None:
+            if avg_price is not None and mult is not None:
                 f["unrealized_pnl_usd"] = round((last - avg_price) * live_position * mult, 2)
-            if protective_stop is not None and protective_stop > 0:
+            if protective_stop is not None and protective_stop > 0 and mult is not None:
                 f["open_risk_usd"] = round(max(0.0, (last - protective_stop) * live_position * mult), 2)
             else:
                 f["unprotected"] = True

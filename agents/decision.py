@@ -10,7 +10,13 @@ Offline policy (``decision_policy``), applied in this order; the first rule that
 3. The bot's belief disagrees with the live position    -> WAIT (it would act on a stale book).
 4. Signal confidence below ``min_confidence``           -> WAIT.
 5. Stop or target missing / non-positive                -> WAIT (no protective levels).
-6. At least ``min_similar`` similar past cycles with a win rate below ``bad_win_rate`` -> WAIT.
+6. The memory rule (``memory_verdict``; settings ``[memory_rule]``): similar past cycles weighted by
+   age (half-life ``half_life_days``), their win rate shrunk toward ``prior_win_rate`` with the weight of
+   ``prior_strength`` cycles; at least ``min_sample`` effective cycles and a shrunk win rate below
+   ``bad_win_rate`` -> WAIT, labelled source ``memory`` with MEMORY_WAIT (never AWS_WAIT). It cannot lock
+   the loop out: ``RagSimilarCycles`` lets a memory WAIT through (``explore``) for a share
+   ``explore_rate`` of paper signals and after ``max_consecutive_vetoes`` memory WAITs in a row, and old
+   cycles decay, so a memory that stops changing loses its say.
 7. Regime trends against the signal in high volatility  -> WAIT.
 8. Otherwise follow the signal at the signal's confidence.
 A WAIT's confidence is 1 - signal confidence (how sure we are that waiting is right), rounded.
@@ -21,6 +27,7 @@ propagates from ``RagSimilarCycles`` to the caller (the graph decides without me
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -32,12 +39,14 @@ from agents.data_ingestion import MarketFeatures
 from agents.llm import LLMUnavailable, Reasoner
 from trading.domain.models import Advisory, AdvisoryAction, Signal
 from trading.domain.reason_codes import ReasonCode
+from trading.settings import MemoryRuleConfig
 
 log = logging.getLogger(__name__)
 
 ROLE = "decision"
-THRESHOLDS = {"min_confidence": 0.5, "min_similar": 5, "bad_win_rate": 0.4}
+THRESHOLDS = {"min_confidence": 0.5}
 MAX_SIMILAR_IN_PROMPT = 5
+MEMORY_SOURCE = "memory"
 
 PROMPT = """You are the decision agent of a trading guardian. Given one strategy signal, the market
 features computed by tools, the live broker position (which may differ from what the bot believes) and
@@ -56,20 +65,45 @@ class DecisionOutput(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
     rationale: str = Field(max_length=2000)
     ungrounded_numbers: list[str] = Field(default_factory=list)
+    rule: str = ""                     # which offline rule decided ("memory" labels a memory WAIT)
 
 
 SimilarCycles = Callable[[MarketFeatures, Signal], Sequence[Mapping[str, Any]]]
 
 
-def summarize_similar(cycles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Win rate and mean PnL of the similar past cycles (tool arithmetic, quoted by the agent)."""
+def memory_verdict(cycles: Sequence[Mapping[str, Any]], rule: MemoryRuleConfig) -> dict[str, Any]:
+    """The memory rule's arithmetic: decayed effective sample, shrunk win rate, and whether it vetoes.
+    Each cycle may carry ``weight`` (its age decay, default 1) and ``explore`` (let this one through)."""
+    w = [float(c.get("weight", 1.0)) for c in cycles]
+    n_eff = sum(w)
+    wins_w = sum(wi for wi, c in zip(w, cycles, strict=True) if c.get("won"))
+    k, prior = rule.prior_strength, rule.prior_win_rate
+    shrunk = (wins_w + prior * k) / (n_eff + k) if n_eff + k > 0 else prior
+    veto = n_eff >= rule.min_sample and shrunk < rule.bad_win_rate
+    explore = veto and any(c.get("explore") for c in cycles)
+    return {"n_effective": round(n_eff, 2), "win_rate_shrunk": round(shrunk, 4), "veto": veto and not explore,
+            "explored": explore, "min_sample": rule.min_sample, "bad_win_rate": rule.bad_win_rate,
+            "prior_win_rate": prior}
+
+
+def summarize_similar(cycles: Sequence[Mapping[str, Any]], rule: MemoryRuleConfig | None = None) -> dict[str, Any]:
+    """Win rate and mean PnL of the similar past cycles and the memory rule's verdict (tool arithmetic,
+    quoted by the agent)."""
     n = len(cycles)
     wins = sum(1 for c in cycles if c.get("won"))
     pnls = [float(c["pnl_usd"]) for c in cycles if c.get("pnl_usd") is not None]
     return {"n_similar": n, "wins": wins, "losses": n - wins,
             "win_rate": round(wins / n, 4) if n else None,
             "avg_pnl_usd": round(sum(pnls) / len(pnls), 2) if pnls else None,
-            "cycles": [dict(c) for c in cycles[:MAX_SIMILAR_IN_PROMPT]]}
+            "rule": memory_verdict(cycles, rule or MemoryRuleConfig()),
+            "cycles": [{k: v for k, v in c.items() if k not in ("explore", "rule_cfg")}
+                       for c in cycles[:MAX_SIMILAR_IN_PROMPT]]}
+
+
+def _rule_of(cycles: Sequence[Mapping[str, Any]]) -> MemoryRuleConfig:
+    """The rule config the lookup ran with (it rides on the rows as ``rule_cfg``), else the defaults."""
+    raw = cycles[0].get("rule_cfg") if cycles else None
+    return MemoryRuleConfig.model_validate(raw) if raw else MemoryRuleConfig()
 
 
 def decision_evidence(signal: Signal, features: MarketFeatures, intent_kind: str,
@@ -80,7 +114,7 @@ def decision_evidence(signal: Signal, features: MarketFeatures, intent_kind: str
                    "target": signal.target, "symbol": signal.symbol},
         "bot_intent": intent_kind,
         "features": features.model_dump(mode="json"),
-        "memory": summarize_similar(similar),
+        "memory": summarize_similar(similar, _rule_of(similar)),
         "thresholds": dict(THRESHOLDS),
     }
 
@@ -110,15 +144,20 @@ def decision_policy(ev: Mapping[str, Any]) -> DecisionOutput:
     if stop is None or target is None or stop <= 0 or target <= 0:
         return _wait(conf, f"signal {sig['label'] or side} has no valid protective levels "
                            f"(stop {stop}, target {target})")
-    n, wr = mem.get("n_similar", 0), mem.get("win_rate")
-    if n >= th["min_similar"] and wr is not None and wr < th["bad_win_rate"]:
-        return _wait(conf, f"{mem['wins']} of {n} similar past cycles won (win rate {wr:g} below "
-                           f"{th['bad_win_rate']:g})")
+    n = mem.get("n_similar", 0)
+    rv = mem.get("rule") or {}
+    if rv.get("veto"):
+        out = _wait(conf, f"Warden's memory: {mem['wins']} wins in {n} similar past cycles; decayed sample "
+                          f"{rv['n_effective']:g}, win rate shrunk toward {rv['prior_win_rate']:g} is "
+                          f"{rv['win_rate_shrunk']:g}, below {rv['bad_win_rate']:g}")
+        return out.model_copy(update={"rule": MEMORY_SOURCE})
     regime = feat.get("regime") or ""
     against = (sign > 0 and regime.startswith("trend_down")) or (sign < 0 and regime.startswith("trend_up"))
     if against and regime.endswith("high_vol"):
         return _wait(conf, f"regime {regime} runs against a {side} signal")
-    memo = f"; {mem['wins']} of {n} similar past cycles won" if n else ""
+    memo = f"; {mem['wins']} wins in {n} similar past cycles" if n else ""
+    if rv.get("explored"):
+        memo += " (memory would advise WAIT; let through to keep sampling)"
     return DecisionOutput(action=side, confidence=conf,
                           rationale=f"{sig['label'] or side} at confidence {conf:g} with stop {stop:g} and "
                                     f"target {target:g} in regime {regime or 'unknown'}{memo}")
@@ -140,11 +179,15 @@ class RagSimilarCycles:
     """``SimilarCycles`` over the RAG store (tools/memory/store.py): the ``k`` nearest past cycles of the same
     asset that had closed by the cycle's time (``as_of``: a replay never sees its own future)."""
 
-    def __init__(self, store: Any, venue: str, k: int = 5, same_asset: bool = True) -> None:
+    def __init__(self, store: Any, venue: str, k: int | None = None, same_asset: bool = True,
+                 rule: MemoryRuleConfig | None = None) -> None:
         self.store = store
         self.venue = venue
-        self.k = k
+        self.rule = rule or getattr(getattr(store, "settings", None), "memory_rule", None) or MemoryRuleConfig()
+        self.k = k or self.rule.neighbours
         self.same_asset = same_asset
+        self.consecutive_vetoes = 0           # memory WAITs in a row (the lock-out cap)
+        self.explored = 0
         self._rows: tuple[int, dict[str, tuple[float | None, str, str]]] | None = None
 
     def _display(self) -> dict[str, tuple[float | None, str, str]]:
@@ -169,11 +212,35 @@ class RagSimilarCycles:
         for h in self.store.query_cycles(vec, self.k, flt):
             pnl, regime, exit_reason = rows.get(h.id, (None, "", ""))
             m = h.metadata
+            ts = m.get("closed_ts")
+            age_days = max(0.0, (now.timestamp() - float(ts)) / 86400.0) if isinstance(ts, (int, float)) else 0.0
             out.append({"trade_cycle_id": h.id, "won": bool(m.get("won")), "pnl_usd": pnl,
                         "side": m.get("side"), "advisory": m.get("advisory"), "regime": regime,
                         "exit_reason": exit_reason, "similarity": round(1.0 - h.distance, 4),
-                        "reason_codes": sorted(k[3:] for k, v in m.items() if k.startswith("rc_") and v)})
-        return out
+                        "weight": round(0.5 ** (age_days / self.rule.half_life_days), 4),
+                        "reason_codes": sorted(k[3:] for k, v in m.items() if k.startswith("rc_") and v),
+                        "rule_cfg": self.rule.model_dump()})
+        return self._sample(out, signal)
+
+    def _sample(self, rows: list[dict[str, Any]], signal: Signal) -> list[dict[str, Any]]:
+        """Keep the loop from locking itself out: a would-be memory WAIT is let through (``explore``) for a
+        deterministic share ``explore_rate`` of paper signals (keyed by symbol and time, so a replay repeats
+        itself) and after ``max_consecutive_vetoes`` memory WAITs in a row."""
+        if not memory_verdict(rows, self.rule)["veto"]:
+            self.consecutive_vetoes = 0
+            return rows
+        key = hashlib.sha256(f"{signal.symbol}|{signal.ts.isoformat()}".encode()).digest()
+        draw = int.from_bytes(key[:8], "big") / 2.0 ** 64
+        explore = (self.venue == "paper" and draw < self.rule.explore_rate) or \
+            self.consecutive_vetoes >= self.rule.max_consecutive_vetoes
+        if not explore:
+            self.consecutive_vetoes += 1
+            return rows
+        self.consecutive_vetoes = 0
+        self.explored += 1
+        log.info("memory rule: letting a memory WAIT through to keep sampling (%s %s, explored %d)",
+                 signal.symbol, signal.ts.isoformat(), self.explored)
+        return [dict(r, explore=True) for r in rows]
 
 
 def decide(reasoner: Reasoner, signal: Signal, features: MarketFeatures, intent_kind: str,
@@ -184,10 +251,15 @@ def decide(reasoner: Reasoner, signal: Signal, features: MarketFeatures, intent_
     try:
         out = reasoner.reason(ROLE, PROMPT, evidence, DecisionOutput, decision_policy, cycle_id=cycle_id)
     except LLMUnavailable as exc:
-        log.error("cycle %s: decision unavailable, advising WAIT: %s", cycle_id, exc)
+        log.info("cycle %s: decision unavailable, advising WAIT: %s", cycle_id, exc)  # outage logged once: agents.llm
         return Advisory(action=AdvisoryAction.WAIT, confidence=0.0, advisory_only=False,
                         rationale=f"LLM unavailable: {exc}"[:500], source=reasoner.name, ts=now,
                         reason_codes=[ReasonCode.LLM_UNAVAILABLE]), evidence
     codes = [ReasonCode.NUMBER_UNGROUNDED] if out.ungrounded_numbers else []
+    source = reasoner.name
+    if out.action == "WAIT" and decision_policy(evidence).rule == MEMORY_SOURCE:
+        # the WAIT rests on Warden's own memory (the offline rules would WAIT for that reason alone)
+        source = MEMORY_SOURCE
+        codes.append(ReasonCode.MEMORY_WAIT)
     return Advisory(action=AdvisoryAction(out.action), confidence=out.confidence, advisory_only=True,
-                    rationale=out.rationale, source=reasoner.name, ts=now, reason_codes=codes), evidence
+                    rationale=out.rationale, source=source, ts=now, reason_codes=codes), evidence

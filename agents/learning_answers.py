@@ -22,7 +22,7 @@ from agents.grounding import ungrounded_numbers
 from agents.learning_router import FILLER, Kind
 from agents.llm import LLMUnavailable, Reasoner
 from tools.memory.embeddings import normalize_token
-from tools.memory.questions import MAX_CITED_TEXT, METRIC_LABEL, QueryResult, money, pct
+from tools.memory.questions import MAX_CITED_TEXT, QueryResult, money
 from trading.domain.reason_codes import ReasonCode
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,11 @@ class LearningAnswer(BaseModel):
 
 
 # --- evidence and the offline answer policy ---------------------------------------------------------
-SUPPORTED = ("win rate, total or average PnL, trade counts, best/worst trades; filtered by advisory "
-             "(WAIT/BUY/SELL/none), side, protective stop, outcome, reason code, asset, symbol, venue, regime, "
-             "exit reason and dates; grouped by reason code, symbol, asset, venue, advisory, side, regime, "
-             "exit reason, day or week")
+SUPPORTED = ("count, win rate, total/average PnL, average win, average loss, expectancy, profit factor, payoff "
+             "ratio, R-multiple, max drawdown, win/loss streaks, holding time, top/bottom N trades; filtered by "
+             "advisory (WAIT/BUY/SELL/none, with or against it), side, stop, outcome, reason code, asset, symbol, "
+             "venue, regime, exit reason, hour, weekday, session and dates; grouped by any of those or by "
+             "day/week/month; this period vs the previous; blocked and WAIT-advised signals with counterfactual PnL")
 _STOP = FILLER | {"the", "and", "was", "were", "with", "that", "this", "from", "what", "why", "how"}
 
 
@@ -64,46 +65,83 @@ def _cited_line(ids: list[str]) -> str:
     return f"Cited trade cycles ({len(ids)}; the first shown, --json lists all): " + ", ".join(ids[:MAX_CITED_TEXT]) + ", …"
 
 
-def _numeric_summary(r: QueryResult, ev: Mapping[str, Any]) -> tuple[str, bool]:
+def _cap(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
+def _headline(r: QueryResult, scope: str, asof: str) -> str:
+    q = r.query
+    label = q.label()
+    counter = " (counterfactual: what the order would have made had it gone out)" if q.dataset == "signals" else ""
+    things = "signals" if q.dataset == "signals" else "trades"
+    if r.value is None:
+        return f"{_cap(label)} on {scope}{asof}: cannot be computed ({r.note or 'no value'}); {r.n} {things} matched."
+    if q.metric == "win_rate":
+        return f"{_cap(label)} on {scope}{asof}{counter}: {r.value_text} ({r.wins} of {r.n} {things} won, {r.losses} lost)."
+    if q.metric == "count":
+        desc = q.filter.describe()
+        return f"{r.n} {things} {desc or 'in total'}{asof} ({r.wins} won, {r.losses} lost)."
+    if q.metric in ("avg_win", "avg_loss"):
+        side = f"{r.wins} winning" if q.metric == "avg_win" else f"{r.losses} losing"
+        return f"{_cap(label)} on {scope}{asof}{counter}: {r.value_text} over the {side} {things} of {r.n}."
+    return f"{_cap(label)} on {scope}{asof}{counter}: {r.value_text} over {r.n} {things} ({r.wins} won, {r.losses} lost)."
+
+
+def _result_lines(r: QueryResult, ev: Mapping[str, Any]) -> tuple[list[str], bool]:
     q = r.query
     desc = q.filter.describe()
-    scope = f"trades {desc}" if desc else "all trades"
-    label = METRIC_LABEL[q.metric]
+    scope = ("signals " + desc if desc else "all signals") if q.dataset == "signals" else \
+        (f"trades {desc}" if desc else "all trades")
     asof = f" (closed up to {ev['as_of']})" if ev.get("as_of") else ""
-    if r.n == 0:
-        return (f"The data cannot answer this: no trade in the outcomes table ({r.table_rows} rows) matches "
-                f"{scope}{asof}, so there is no {label} to report."), True
+    if r.n == 0 and not r.comparison:
+        table = "signals table" if q.dataset == "signals" else "outcomes table"
+        return [f"The data cannot answer this: no row of the {table} ({r.table_rows} rows) matches "
+                f"{scope}{asof}, so there is no {q.label()} to report."], True
     lines = []
+    if q.top is not None and r.rows:
+        what = "worst" if q.ascending else "best"
+        by = {"pnl_usd": "PnL", "r_multiple": "R-multiple", "holding_min": "holding time"}[q.rank_by]
+        lines.append(f"The {len(r.rows)} {what} by {by} among {r.n} matching ({scope}){asof}:")
+        for row in r.rows:
+            extra = f", held {row['holding_min']:g} min" if row.get("holding_min") is not None else ""
+            lines.append(f"- {row['trade_cycle_id']}: {row['symbol']} closed {row['closed_at']}, "
+                         f"{money(row['pnl_usd'])}{extra}, advisory {row['advisory_action']}"
+                         + (f", codes {row['reason_codes']}" if row["reason_codes"] else ""))
+        if q.metric in ("best", "worst"):
+            return lines, False
     if q.group_by:
-        lines.append(f"{label[0].upper() + label[1:]} by {q.group_by.replace('_', ' ')} on {scope}{asof} ({r.n} trades"
+        lines.append(f"{_cap(q.label())} by {q.group_by.replace('_', ' ')} on {scope}{asof} ({r.n} rows"
                      + (f"; {r.note}" if r.note else "") + "):")
         for g in r.groups:
-            if q.metric == "win_rate":
-                lines.append(f"- {g['key']}: {pct(g['win_rate_pct'])} ({g['wins']} of {g['n']} won)")
-            elif q.metric == "avg_pnl":
-                lines.append(f"- {g['key']}: {money(g['avg_pnl_usd'])} per trade over {g['n']} trades")
-            elif q.metric == "count":
-                lines.append(f"- {g['key']}: {g['n']} trades")
-            else:
-                lines.append(f"- {g['key']}: {money(g['pnl_usd'])} over {g['n']} trades ({g['wins']} won)")
-        lines.append(f"Overall: {r.value_text}.")
-    elif q.metric == "win_rate":
-        lines.append(f"Win rate on {scope}{asof}: {r.value_text} ({r.wins} of {r.n} trades won, {r.losses} lost).")
-    elif q.metric == "count":
-        lines.append(f"{r.n} trades {desc or 'in total'}{asof} ({r.wins} won, {r.losses} lost).")
-    elif q.metric in ("pnl", "avg_pnl"):
-        lines.append(f"{label[0].upper() + label[1:]} on {scope}{asof}: {r.value_text} over {r.n} trades "
-                     f"({r.wins} won, {r.losses} lost).")
-    else:
-        lines.append(f"The {len(r.rows)} {label} among {r.n} {scope}{asof}:")
-        for row in r.rows:
-            lines.append(f"- {row['trade_cycle_id']}: {row['symbol']} closed {row['closed_at']}, "
-                         f"{money(row['pnl_usd'])}, advisory {row['advisory_action']}"
-                         + (f", codes {row['reason_codes']}" if row["reason_codes"] else ""))
-    lines.append("Query (pandas over the outcomes table):")
-    lines += ["    " + ln for ln in r.code.splitlines()]
-    lines.append(_cited_line(r.cited))
-    return "\n".join(lines), False
+            val = g["value_text"] or "n/a"
+            small = ", small sample" if g["small_sample"] else ""
+            lines.append(f"- {g['key']}: {val} (n={g['n']}, PnL {money(g['pnl_usd'])}, wins {g['wins']}{small})")
+    for c in r.comparison:
+        small = ", small sample" if c["small_sample"] else ""
+        lines.append(f"- {c['side']}: {c['value_text'] or 'n/a'} (n={c['n']}, wins {c['wins']}{small})")
+    lines.append(("Overall: " if q.group_by or r.comparison else "") + _headline(r, scope, asof))
+    if r.small_sample:
+        lines.append(f"Small sample: only {r.n} rows; treat this as anecdote, not evidence.")
+    return lines, False
+
+
+def _numeric_summary(r: QueryResult, ev: Mapping[str, Any]) -> tuple[str, bool]:
+    results = [r] + [QueryResult.model_validate(m) for m in ev.get("more", [])]
+    lines: list[str] = []
+    cannot_all = True
+    cited: list[str] = []
+    for res in results:
+        part, cannot = _result_lines(res, ev)
+        lines += part
+        cannot_all = cannot_all and cannot
+        cited += [c for c in res.cited if c not in cited]
+    lines.append("Query (validated, then pandas over the " +
+                 ("signals table" if r.query.dataset == "signals" else "outcomes table") + "):")
+    for res in results:
+        lines.append("    " + res.query.model_dump_json(exclude_defaults=True))
+        lines += ["    " + ln for ln in res.code.splitlines()]
+    lines.append(_cited_line(cited))
+    return "\n".join(lines), cannot_all
 
 
 def _content_words(text: str) -> set[str]:
@@ -171,7 +209,8 @@ def answer_policy(ev: Mapping[str, Any]) -> LearningAnswer:
     if kind == "numeric":
         r = QueryResult.model_validate(ev["result"])
         text, cannot = _numeric_summary(r, ev)
-        return LearningAnswer(kind="numeric", text=text, query=r.code, citations=r.cited, cannot_answer=cannot)
+        cites = list(dict.fromkeys(r.cited + [c for m in ev.get("more", []) for c in m.get("cited", [])]))
+        return LearningAnswer(kind="numeric", text=text, query=r.code, citations=cites, cannot_answer=cannot)
     if kind == "narrative":
         text, cites, cannot = _narrative_summary(ev)
         return LearningAnswer(kind="narrative", text=text, citations=cites, cannot_answer=cannot)
@@ -209,6 +248,10 @@ def _for_model(evidence: Mapping[str, Any]) -> dict[str, Any]:
 def compose(reasoner: Reasoner, evidence: Mapping[str, Any]) -> LearningAnswer:
     """Reason through the seam; a model's answer keeps only what the tools back."""
     offline = answer_policy(evidence)
+    if evidence.get("kind") == "numeric":
+        # the tool's numbers written out in words (a copy of the QueryResult's numbers, never new ones):
+        # a model phrases its answer from these, and the grounding check reads their context words
+        evidence = {**evidence, "facts": [ln for ln in offline.text.splitlines() if not ln.startswith("    ")]}
     offline = offline.model_copy(update={"ungrounded_numbers": answer_flags(offline.text, evidence)})
     try:
         seen = evidence if reasoner.name == "offline" else _for_model(evidence)

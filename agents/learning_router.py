@@ -1,25 +1,20 @@
 """The learning agent's router: a question in plain words -> a numeric query, a retrieval, or "cannot answer".
 
-Routing is deterministic (the offline policy and the Bedrock path share it), keyword/intent rules:
-1. Metric words: "win rate / hit rate / how often ... win" -> win rate; "average PnL" -> average PnL;
-   "worst/biggest loss(es)" and "best/biggest win(s)" -> the five worst/best trades; "PnL / profit /
-   how much did we make|lose" -> total PnL; "how many / number of / count" -> count.
-2. Grouping: "by|per|for each|broken down by <reason code|symbol|asset|venue|advisory|side|regime|
-   exit reason|day|week|stop|outcome>".
-3. Filters: advisory ("against a WAIT advisory", "when it/the advisory/AWS said BUY", a bare "WAIT",
-   "no advisory"), side ("long"/"short", bare buy/sell), protective stop ("no/without/missing a stop",
-   "unprotected", "with a stop"), outcome ("losing/winning trades"), reason codes written as codes
-   (AWS_WAIT), assets/symbols/venues (names and those present in the table), regime ("uptrend",
-   "range", "high vol"), exit ("stopped out"), dates relative to the question's as-of ("today",
-   "yesterday", "this/last week", "this/last month", "last N days", "since/before/on DATE",
-   "between A and B", "in January 2026").
-4. Narrative when the question starts with why/explain/describe/what happened/..., names a
+The offline reading (a model, when configured, writes the query instead: agents/learning.py):
+1. Metric words from the vocabulary table (tools/memory/vocabulary.py, ``METRIC_WORDS``: extend it there);
+   every metric phrase in the question becomes one query ("win rate, and the biggest losers?" -> two).
+2. Grouping: "by|per|for each|broken down by <GROUP_WORDS>"; comparisons from ``COMPARE_WORDS``.
+3. Filters: advisory (WAIT/BUY/SELL/none, with or against the advice, memory WAITs), side, protective
+   stop, outcome, reason codes written as codes, assets/symbols/venues, regime, exit, session, weekday,
+   hour, and dates relative to the question's as-of (today, this/last week, last N days, since/between...).
+4. Signals ("what happened after WAIT advisories?", "what did the guards block?"): the signals table.
+5. Narrative when the question starts with why/explain/describe/what happened/..., names a
    trade_cycle_id, or has no metric and no conversation context: retrieve from the store.
-5. Follow-ups: with no metric (or a leading "and / what about / how about"), a question inherits the
-   previous numeric question's metric, filters and grouping and overrides what it names ("and when it
-   said BUY?" swaps the advisory filter). "overall / all trades" clears the filters.
-6. Anything a numeric question says that no rule consumed (other than filler words) makes it
-   unanswerable: the agent says which words it cannot map to the table instead of guessing.
+6. Follow-ups: a question starting "and / what about / how about ..." or made only of filters inherits
+   the previous numeric question's metric, filters and grouping and overrides what it names; a question
+   that names its own metric starts fresh. "overall / all trades" clears the filters.
+7. Anything a numeric question says that no rule consumed (other than filler words) makes it
+   unanswerable: the agent names the words it cannot map instead of answering another question.
 
 Failure contract: ``route_question`` never raises on a question's text; what it cannot map becomes an
 ``unanswerable`` intent naming the words (``unknown_terms``). A malformed ``context`` raises pydantic's
@@ -36,7 +31,8 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from tools.memory.questions import NumericQuery, QueryFilter
+from tools.memory.query import SMALL_SAMPLE, NumericQuery, QueryFilter
+from tools.memory.vocabulary import COMPARE_WORDS, GROUP_LEAD, GROUP_WORDS, METRIC_WORDS, NUMBER_WORDS, SIGNAL_WORDS
 from trading.domain.reason_codes import ReasonCode
 
 Kind = Literal["numeric", "narrative", "unanswerable"]
@@ -46,11 +42,13 @@ UUID_RE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 class Intent(BaseModel):
     kind: Kind
     query: NumericQuery | None = None
+    also: list[NumericQuery] = Field(default_factory=list)   # further metrics the same question asks
     cycle_ids: list[str] = Field(default_factory=list)
     search_text: str = ""
     followup: bool = False
     reason: str = ""                       # why unanswerable, or how a follow-up was read
     unknown_terms: list[str] = Field(default_factory=list)
+    source: str = "rules"                  # rules | the model that wrote the query (agents/learning_query.py)
 
 
 
@@ -79,29 +77,6 @@ NUMERIC_CUE = re.compile(r"\b(?:ratio|rate|average|mean|median|total|sum|percent
                          r"slippage|latency|fees?)\b", re.I)
 RESET = re.compile(r"\b(?:overall|all\s+trades|in\s+total|regardless|everything)\b", re.I)
 
-METRICS: list[tuple[str, str]] = [
-    ("win_rate", r"\bwin(?:ning)?[\s-]*(?:rate|ratio|percentage|pct|%)|\bhit[\s-]rate\b|\bsuccess[\s-]rate\b|"
-                 r"\bhow\s+often\b[^?]*?\b(?:win|won|profitable)\b|"
-                 r"\b(?:percentage|percent|share|fraction)\s+of\s+(?:the\s+)?(?:trades?\s+)?(?:that\s+)?"
-                 r"(?:won|win|were\s+winners|were\s+profitable)\b"),
-    ("avg_pnl", r"\b(?:average|avg|mean)\s+(?:pnl|p&l|p/l|profit(?:\s+and\s+loss)?|return|result|loss)"
-                r"(?:\s+per\s+trade)?\b|\b(?:pnl|p&l|profit)\s+per\s+trade\b"),
-    ("worst", r"\b(?:worst|biggest|largest)\s+(?:trades?|loss(?:es)?|losing\s+trades?|losers?)\b"),
-    ("best", r"\b(?:best|biggest|largest)\s+(?:trades?|wins?|winners?|winning\s+trades?)\b"),
-    ("pnl", r"\b(?:total\s+|net\s+)?(?:pnl|p&l|p/l|profit(?:\s+and\s+loss)?|profits|net\s+result)\b|"
-            r"\bhow\s+much\s+(?:money\s+)?(?:did|have|has)\s+(?:we|i|the\s+bots?|it)\s+"
-            r"(?:make|made|lose|lost|earn|earned|win|won)\b"),
-    ("count", r"\bhow\s+many\b|\bnumber\s+of\b|\bcount(?:\s+of)?\b"),
-]
-GROUPS: list[tuple[str, str]] = [
-    ("reason_code", r"reason[\s_-]?codes?|codes?"), ("exit_reason", r"exit[\s_-]?reasons?|exits?"),
-    ("advisory_action", r"advisor(?:y|ies)(?:\s+actions?)?|advice|recommendations?"),
-    ("symbol", r"symbols?|contracts?|markets?|tickers?"), ("asset", r"assets?|instruments?|underlyings?"),
-    ("venue", r"venues?|brokers?|exchanges?"), ("side", r"sides?|directions?"), ("regime", r"regimes?"),
-    ("day", r"days?|dates?|sessions?"), ("week", r"weeks?"), ("has_stop", r"stops?|protection"),
-    ("won", r"outcomes?|results?"),
-]
-GROUP_LEAD = r"\b(?:by|per|for\s+each|broken\s+down\s+by|split\s+by|grouped\s+by|across)\s+(?:the\s+|each\s+)?"
 ASSET_WORDS = {"es": "ES", "e-mini": "ES", "emini": "ES", "mes": "MES", "nq": "NQ", "nasdaq": "NQ", "mnq": "MNQ",
                "btc": "BTC", "bitcoin": "BTC", "eth": "ETH", "ethereum": "ETH", "ether": "ETH", "sol": "SOL",
                "solana": "SOL", "xrp": "XRP", "ripple": "XRP"}
@@ -211,16 +186,37 @@ def _filters(t: _Text, f: QueryFilter, known: Known, advisory_context: bool) -> 
     ]
     for pat, fixed in adv_patterns:
         if m := t.take(pat):
-            f.advisory = fixed or m.group(1).upper()
+            f.advisory = fixed or m.group(1).upper()  # type: ignore[assignment]
             found = True
             break
+    if t.take(r"\b(?:against|ignor(?:ed|ing)|contrary\s+to|overrid(?:ing|den)|despite)\s+(?:the\s+|its\s+)?"
+              r"(?:advice|advisory|advisories|advisor)\b"):
+        f.advice_followed, found = False, True
+    elif t.take(r"\b(?:follow(?:ed|ing)?|with|agreeing\s+with|in\s+line\s+with)\s+(?:the\s+|its\s+)?"
+                r"(?:advice|advisory|advisories|advisor)\b"):
+        f.advice_followed, found = True, True
+    if t.take(r"\b(?:advised|vetoed|blocked)\s+by\s+(?:warden'?s\s+)?(?:own\s+)?memory\b|\bmemory\s+(?:advice|waits?)\b"):
+        f.advisory_source, found = "memory", True
+    if m := t.take(r"\b(?:in|during)\s+(?:the\s+)?(asia(?:n)?|europe(?:an)?|london|us|u\.s\.|new\s+york|ny)\s+"
+                   r"(?:session|hours)\b|\b(asia(?:n)?|europe(?:an)?|london|us|new\s+york|ny)\s+session\b"):
+        w = (m.group(1) or m.group(2)).replace(".", "")
+        f.session = "asia" if w.startswith("asia") else "europe" if w[0] in "el" else "us"
+        found = True
+    days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    if m := t.take(r"\b(?:on\s+)?(" + "|".join(days) + r")s?\b"):
+        f.weekday, found = days.index(m.group(1)), True
+    if t.take(r"\b(?:reconstructed\s+by|from|in)\s+(?:the\s+|a\s+)?(?:incident\s+)?reviews?\b"):
+        f.outcome_source, found = "review", True
+    if m := t.take(r"\b(?:in\s+hour|at)\s+(\d{1,2})(?::00|h)?\s*(?:utc)?\b"):
+        if int(m.group(1)) < 24:
+            f.hour, found = int(m.group(1)), True
     if advisory_context and f.advisory is None and (m := t.take(r"\b(buy|sell)\b")):
-        f.advisory = m.group(1).upper()      # a follow-up about advice: bare BUY/SELL means the advisory
+        f.advisory = m.group(1).upper()  # type: ignore[assignment]  # a follow-up about advice: bare BUY/SELL means the advisory
         found = True
     for pat, side in ((r"\b(?:longs?|buys?|bought)\b(?:\s+(?:trades?|entries|side|orders?|positions?))?", "BUY"),
                       (r"\b(?:shorts?|sells?|sold)\b(?:\s+(?:trades?|entries|side|orders?|positions?))?", "SELL")):
         if t.take(pat):
-            f.side = side
+            f.side = side  # type: ignore[assignment]
             found = True
     if t.take(r"\b(?:no|without(?:\s+an?|\s+any)?|missing(?:\s+an?)?|lacking(?:\s+an?)?|had\s+no|with\s+no)\s+"
               r"(?:protective\s+)?(?:stop(?:[\s-]?loss(?:es)?)?s?|protection|brackets?|sl)\b") or \
@@ -242,9 +238,11 @@ def _filters(t: _Text, f: QueryFilter, known: Known, advisory_context: bool) -> 
             if code.value not in f.reason_codes:
                 f.reason_codes.append(code.value)
             found = True
-    for sym in sorted(known.symbols, key=len, reverse=True):
-        if len(sym) > 2 and t.take(r"(?<![\w-])" + re.escape(sym.lower()) + r"(?![\w-])"):
-            f.symbol = sym
+    by_lower = {s.lower(): s for s in known.symbols if len(s) > 2}   # one dict lookup per word, not a regex each
+    for m in re.finditer(r"(?<![\w-])[\w][\w.-]*(?<![.-])", t.text):
+        if m.group(0) in by_lower:
+            f.symbol = by_lower[m.group(0)]
+            t.take(r"(?<![\w-])" + re.escape(m.group(0)) + r"(?![\w-])")
             found = True
             break
     words = dict(ASSET_WORDS) | {a.lower(): a for a in known.assets if len(a) >= 2}
@@ -267,12 +265,49 @@ def _filters(t: _Text, f: QueryFilter, known: Known, advisory_context: bool) -> 
     for lab, pat in (("high_vol", r"\bhigh[\s_-]?vol(?:atility)?\b"), ("low_vol", r"\blow[\s_-]?vol(?:atility)?\b"),
                      ("normal_vol", r"\bnormal[\s_-]?vol(?:atility)?\b")):
         if t.take(pat):
-            f.regime_vol, found = lab, True
+            f.regime_vol, found = lab, True  # type: ignore[assignment]
     if t.take(r"\bstopped\s+out\b|\bhit\s+(?:the|their|its|a)\s+stops?\b"):
         f.exit_reason, found = "stop", True
     elif t.take(r"\bhit\s+(?:the|their|its|a)\s+targets?\b"):
         f.exit_reason, found = "target", True
     return found
+
+
+def _metrics(t: _Text) -> list[dict[str, Any]]:
+    """Every metric phrase of the vocabulary table, in the order the question says them."""
+    found: list[tuple[int, dict[str, Any]]] = []
+    for pat, spec in METRIC_WORDS:
+        while m := t.take(pat):
+            spec = dict(spec)
+            n = m.groupdict().get("n")
+            if n:
+                spec["top"] = NUMBER_WORDS.get(n) or int(n)
+            elif spec["metric"] in ("best", "worst") and re.search(r"\b(?:trade|loss|loser|win|winner)\b",
+                                                                    m.group(0)):
+                spec["top"] = 1                      # "my worst trade": the one
+            found.append((m.start(), spec))
+    found.sort(key=lambda x: x[0])
+    out: list[dict[str, Any]] = []
+    for _, spec in found:
+        if spec not in out:
+            out.append(spec)
+    return out
+
+
+def _query(spec: Mapping[str, Any], f: QueryFilter, group: str | None, compare: str | None,
+           as_of: datetime | None, dataset: str = "trades") -> NumericQuery:
+    fields = {k: v for k, v in spec.items() if k != "also"}
+    if group is not None and fields["metric"] in ("best", "worst"):
+        fields = {"metric": "pnl"}             # "worst trades by symbol" reads as PnL by symbol
+    if group is not None or compare is not None:
+        fields.pop("top", None)
+    return NumericQuery.model_validate({**fields, "filter": f.model_dump(), "group_by": group, "compare": compare,
+                                        "as_of": as_of, "dataset": dataset})
+
+
+def _unmapped(words: list[str], followup: bool = False) -> Intent:
+    return Intent(kind="unanswerable", followup=followup, unknown_terms=words,
+                  reason="no rule maps " + ", ".join(f"'{w}'" for w in words) + " to the outcomes table")
 
 
 def route_question(question: str, context: Mapping[str, Any] | None, now: datetime, known: Known | None = None,
@@ -284,15 +319,15 @@ def route_question(question: str, context: Mapping[str, Any] | None, now: dateti
     for i in ids:
         t.take(re.escape(i.lower()))
     prev = NumericQuery.model_validate(context["query"]) if context and context.get("query") else None
-    if NARRATIVE_START.search(question) or ids:
+    signal = next((kind for kind, pat in SIGNAL_WORDS if t.take(pat)), None)
+    if (NARRATIVE_START.search(question) and signal is None) or ids:
         return Intent(kind="narrative", cycle_ids=ids, search_text=question)
-    metric = None
-    for name, pat in METRICS:
-        if t.take(pat):
-            metric = name
-            break
+    if signal is not None:
+        t.take(NARRATIVE_START.pattern)
+    specs = _metrics(t)
+    compare = next((name for name, pat in COMPARE_WORDS if t.take(pat)), None)
     group = None
-    for name, pat in GROUPS:
+    for name, pat in GROUP_WORDS:
         if t.take(GROUP_LEAD + r"(?:" + pat + r")\b"):
             group = name
             break
@@ -301,23 +336,33 @@ def route_question(question: str, context: Mapping[str, Any] | None, now: dateti
     f = QueryFilter()
     followup_cue = bool(FOLLOWUP_START.search(question))
     advisory_ctx = bool(prev and prev.filter.advisory and prev.filter.advisory != "NONE")
-    found = _filters(t, f, known, advisory_ctx and (followup_cue or metric is None))
+    found = _filters(t, f, known, advisory_ctx and (followup_cue or not specs))
     reset = bool(t.take(RESET.pattern))
     if since or until:
         f.since, f.until = since, until
     leftovers = t.leftovers()
-    if metric is None and group is None and not found and not (since or until) and not reset:
+    if signal is not None:
+        f.signal_kind = signal                 # type: ignore[assignment]
+        f.advisory = None if signal == "wait" else f.advisory
+        if leftovers:
+            return _unmapped(leftovers)
+        spec = specs[0] if specs else {"metric": "pnl"}
+        q = _query(spec, f, group or "reason_code" if signal == "blocked" else group, compare, as_of, "signals")
+        also = [] if specs else [_query({"metric": "win_rate"}, f, None, None, as_of, "signals")]
+        return Intent(kind="numeric", query=q, also=also, reason=f"signals advised or blocked ({signal})")
+    nothing = not specs and group is None and not found and not (since or until) and not reset and not compare
+    if nothing:
         if prev and followup_cue and not leftovers:
             return Intent(kind="unanswerable", followup=True, reason="the follow-up names nothing to change")
         if NUMERIC_CUE.search(question) and leftovers:
-            return Intent(kind="unanswerable", unknown_terms=leftovers,
-                          reason="no rule maps " + ", ".join(f"'{w}'" for w in leftovers) + " to the outcomes table")
+            return _unmapped(leftovers)
         return Intent(kind="narrative", search_text=question, unknown_terms=leftovers)
-    followup = prev is not None and (metric is None or followup_cue)
-    if metric is None and not followup:
+    # a follow-up: a leading "and / what about ..." or a bare filter; a question naming its own metric is new
+    followup = prev is not None and (followup_cue or not specs)
+    if not specs and not followup:
         if NARRATIVE_WORDS.search(question):
             return Intent(kind="narrative", search_text=question)
-        metric = "count"                       # filters with no metric and no context: how many trades
+        specs = [{"metric": "count"}]          # filters with no metric and no context: how many trades
     if followup and prev is not None:
         merged = prev.filter.model_copy(deep=True) if not reset else QueryFilter()
         for k in QueryFilter.model_fields:
@@ -327,16 +372,22 @@ def route_question(question: str, context: Mapping[str, Any] | None, now: dateti
         if since or until:
             merged.since, merged.until = since, until
         f = merged
-        metric = metric or prev.metric
+        if not specs:
+            specs = [{"metric": prev.metric, **({"top": prev.top} if prev.top and prev.metric not in
+                                                ("best", "worst") else {})}]
         group = group if group is not None else (None if reset else prev.group_by)
     if bad_group is not None:
         return Intent(kind="unanswerable", reason=f"the outcomes table has no column to group by "
                       f"'{bad_group.group(1)}'", unknown_terms=[bad_group.group(1)], followup=followup)
     if leftovers:
-        return Intent(kind="unanswerable", followup=followup, unknown_terms=leftovers,
-                      reason="no rule maps " + ", ".join(f"'{w}'" for w in leftovers) + " to the outcomes table")
-    if group is not None and metric in ("best", "worst"):
-        metric = "pnl"                         # "worst trades by symbol" reads as PnL by symbol
-    q = NumericQuery(metric=metric, filter=f, group_by=group, as_of=as_of)  # type: ignore[arg-type]
+        return _unmapped(leftovers, followup)
+    if compare == "previous_period" and f.since is None:
+        return Intent(kind="unanswerable", followup=followup, unknown_terms=["previous"],
+                      reason="a comparison with the previous period needs a period (e.g. 'this week')")
+    extra = [{"metric": m} for s in specs for m in s.get("also", [])]
+    queries = [_query(s, f, group, compare, as_of) for s in specs + extra]
     how = f"follow-up of '{context.get('question', '')}'" if followup and context else ""
-    return Intent(kind="numeric", query=q, followup=followup, reason=how)
+    return Intent(kind="numeric", query=queries[0], also=queries[1:], followup=followup, reason=how)
+
+
+__all__ = ["SMALL_SAMPLE", "Intent", "Known", "route_question"]

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agents.llm_types import LLMUnavailable
+from agents.llm_types import SEAM_FIELDS, LLMUnavailable
 from trading.domain.models import utcnow
 from trading.records.atomic import append_line
 from trading.settings import LLMConfig
@@ -27,6 +27,27 @@ from trading.settings import LLMConfig
 log = logging.getLogger(__name__)
 
 CHARS_PER_TOKEN = 3.0   # conservative (over-)estimate of input tokens for the pre-call check
+
+
+def output_limit(cfg: LLMConfig, role: str, schema: type[Any] | None = None) -> int:
+    """The output token ceiling for one role: ``llm.max_tokens_by_role[role]`` when set, else sized from the
+    schema (256 + 80 per scalar field + 700 per list field, at least ``llm.max_tokens``, at most 8192):
+    a team report (a dozen lists) gets about 8k, a decision (scalars) the configured 1024."""
+    if role in cfg.max_tokens_by_role:
+        return int(cfg.max_tokens_by_role[role])
+    if schema is None or not hasattr(schema, "model_fields"):
+        return cfg.max_tokens
+    est = 256
+    for name, f in schema.model_fields.items():
+        if name in SEAM_FIELDS:
+            continue
+        ann = str(f.annotation)
+        est += 700 if ("list[" in ann or "dict[" in ann) else 80
+    return max(cfg.max_tokens, min(8192, est))
+
+
+def _is_cycle(link: str | None) -> bool:
+    return not (link or "").startswith("review:")
 
 
 class BudgetExceeded(LLMUnavailable):
@@ -53,9 +74,9 @@ class LLMBudget:
         return (input_tokens / 1000.0 * self.cfg.usd_per_1k_input_tokens
                 + output_tokens / 1000.0 * self.cfg.usd_per_1k_output_tokens)
 
-    def worst_case(self, prompt_chars: int) -> float:
-        """Upper estimate of one call: the whole prompt as input, ``max_tokens`` as output."""
-        return self.cost(int(prompt_chars / CHARS_PER_TOKEN) + 1, self.cfg.max_tokens)
+    def worst_case(self, prompt_chars: int, max_output: int | None = None) -> float:
+        """Upper estimate of one call: the whole prompt as input, the role's output ceiling as output."""
+        return self.cost(int(prompt_chars / CHARS_PER_TOKEN) + 1, max_output or self.cfg.max_tokens)
 
     # -- persistence -------------------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -104,7 +125,8 @@ class LLMBudget:
             raise BudgetExceeded(
                 f"daily LLM budget: spent {day:.4f} + next call up to {estimate_usd:.4f} > "
                 f"{self.cfg.budget_usd_per_day:.4f} USD")
-        if cycle + estimate_usd > self.cfg.budget_usd_per_cycle + 1e-12:
+        # the per-cycle budget is an advisory cycle's; a review run ("review:<id>") has only the daily one
+        if _is_cycle(cycle_id) and cycle + estimate_usd > self.cfg.budget_usd_per_cycle + 1e-12:
             raise BudgetExceeded(
                 f"per-cycle LLM budget for {cycle_id}: spent {cycle:.4f} + next call up to "
                 f"{estimate_usd:.4f} > "

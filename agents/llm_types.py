@@ -19,7 +19,8 @@ Policy = Callable[[Mapping[str, Any]], T]
 # Text fields whose numbers must come from the evidence (searched at any depth of the output).
 GROUNDED_FIELDS: frozenset[str] = frozenset({"rationale", "explanation", "summary"})
 # Fields the seam fills in; a model is never asked for them and anything it puts there is replaced.
-SEAM_FIELDS: frozenset[str] = frozenset({"ungrounded_numbers"})
+# ("rule" names the offline policy's rule that decided: a model cannot claim one.)
+SEAM_FIELDS: frozenset[str] = frozenset({"ungrounded_numbers", "rule"})
 
 
 class LLMUnavailable(RuntimeError):

@@ -6,7 +6,10 @@ What it reads (``ingest_paths``; folders are walked recursively, in sorted order
 - ``*.json`` under ``history_snapshots/`` or carrying ``trade_cycle_id`` + ``taken_at``: a ``HistorySnapshot``;
 - any other JSON object (review outputs, team findings): a document;
 - ``*.md`` / ``*.markdown`` / ``*.txt`` / ``*.rst``: a document (incident reports, team reports, rationales);
-- ``*.db`` / ``*.sqlite`` / ``*.sqlite3``: a legacy Polymarket ``trade_journal.db``; trades with a recorded
+- Warden's own ``events.jsonl`` (telemetry) and ``journal.db``: entries advised WAIT or blocked by the guards
+  become signal records with their reason codes and, given candles, the counterfactual PnL over the next
+  N bars (tools/memory/counterfactual.py, the signals table);
+- other ``*.db`` / ``*.sqlite`` / ``*.sqlite3``: a legacy Polymarket ``trade_journal.db``; trades with a recorded
   outcome become trade cycles (``pm-<order_id>``), trades without one are counted as unresolved.
 
 Idempotent: cycles and snapshots are keyed by ``trade_cycle_id`` plus a content hash, documents by the
@@ -32,6 +35,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.llm import LLMUnavailable, Reasoner
+from tools.memory import counterfactual as cf
 from tools.memory.ingest import IngestCounts, ingest_outcomes, ingest_snapshots
 from tools.memory.store import RagStore
 from trading.domain.models import Side, Signal
@@ -49,7 +53,7 @@ DOC_SUFFIXES = {".md", ".markdown", ".txt", ".rst"}
 DB_SUFFIXES = {".db", ".sqlite", ".sqlite3"}
 CHUNK_CHARS = 1200
 # Our own folders inside a data dir: never ingested as input.
-INTERNAL_DIRS = {"chroma", "tables", "quarantine", "chat", "checkpoints", "telemetry", "models", "risk"}
+INTERNAL_DIRS = {"chroma", "tables", "quarantine", "chat", "checkpoints", "models", "risk"}
 DocKind = Literal["incident_report", "postmortem", "team_report", "rationale", "review", "other"]
 MONTH_DATE = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|"
                         r"December)\s+(\d{1,2}),\s+(\d{4})\b")
@@ -84,12 +88,14 @@ class IngestReport(BaseModel):
     unresolved_journal_trades: list[str] = Field(default_factory=list)
     quarantined: list[QuarantineEntry] = Field(default_factory=list)
     unsupported: list[str] = Field(default_factory=list)
+    signals: dict[str, int] = Field(default_factory=dict)    # blocked / WAIT-advised (tools/memory/counterfactual.py)
     skipped_ids: list[str] = Field(default_factory=list)    # cycles already stored with the same content
     table_rows: int = 0
 
     def added_anything(self) -> bool:
         return any(self.outcomes.get(k, 0) for k in ("added", "updated", "repaired")) or \
-            any(self.snapshots.get(k, 0) for k in ("added", "updated")) or self.documents["added"] > 0
+            any(self.snapshots.get(k, 0) for k in ("added", "updated")) or self.documents["added"] > 0 or \
+            any(self.signals.get(k, 0) for k in ("added", "updated"))
 
 
 # --- the document card (the agent's reasoning) ---------------------------------------------------------
@@ -214,7 +220,6 @@ def journal_outcomes(path: Path, tz: str = "UTC") -> tuple[list[TradeOutcome], l
     return outs, unresolved
 
 
-# --- the walk -----------------------------------------------------------------------------------------
 def iter_files(paths: Iterable[Path], data_dir: Path) -> Iterator[Path]:
     internal = {(Path(data_dir) / d).resolve() for d in INTERNAL_DIRS}
     seen: set[Path] = set()
@@ -241,8 +246,10 @@ class MemoryIngestion:
     """One ingestion run over a store. ``progress(n_done, path)`` is called after each file."""
 
     def __init__(self, store: RagStore, reasoner: Reasoner, progress: Callable[[int, Path], None] | None = None,
-                 tz_journal: str = "UTC") -> None:
+                 tz_journal: str = "UTC", bars: Any = None, horizon: int = cf.DEFAULT_HORIZON) -> None:
         self.store = store
+        self.bars, self.horizon = bars, horizon
+        self._signals: dict[str, cf.SignalRecord] = {}     # by trade_cycle_id: events and journal agree
         self.reasoner = reasoner
         self.progress = progress
         self.tz_journal = tz_journal
@@ -288,6 +295,9 @@ class MemoryIngestion:
         self._flush()
         if self._sink:
             self.store.table.upsert(self._sink)
+        if self._signals:
+            table = cf.SignalsTable.in_data_dir(self.store.data_dir)
+            self.report.signals |= cf.ingest_signals(list(self._signals.values()), table, self.bars, self.horizon)
         self.report.outcomes = self._oc.as_dict()
         self.report.snapshots = self._sc.as_dict()
         self.report.skipped_ids = self._oc.skipped_ids
@@ -308,6 +318,13 @@ class MemoryIngestion:
             self._json(path)
         elif suffix in DOC_SUFFIXES:
             self._document(path, path.read_text(encoding="utf-8", errors="replace"))
+        elif suffix == ".jsonl" and cf.is_events_file(path):
+            recs, bad = cf.signals_from_events(path)     # Warden's own telemetry
+            self.report.signals["bad_lines"] = self.report.signals.get("bad_lines", 0) + bad
+            self._signals.update({r.trade_cycle_id: r for r in recs})
+        elif suffix in DB_SUFFIXES and cf.is_warden_journal(path):
+            for r in cf.signals_from_journal(path):      # Warden's own journal: its blocked entries
+                self._signals.setdefault(r.trade_cycle_id, r)
         elif suffix in DB_SUFFIXES:
             outs, unresolved = journal_outcomes(path, self.tz_journal)
             self.report.journals["files"] += 1

@@ -58,6 +58,11 @@ CODE_TEXT: dict[str, str] = {
     "JOURNAL_UNWRITABLE": "the journal cannot be written",
     "EQUITY_UNKNOWN": "equity is unknown so drawdown cannot be checked",
     "GUARD_ERROR": "a guard failed and fails closed",
+    "INTENT_CONFLICT": "the order contradicts itself (an entry marked reduce-only) and is rejected first",
+    "INPUT_INVALID": "a number the guards read is not finite or out of range, so they fail closed",
+    "LEDGER_CORRUPT": "a risk ledger line is unreadable, so entries wait for an operator's repair",
+    "INTERNAL_ERROR": "a code error behind the advice fails closed (it is not a model outage)",
+    "MEMORY_WAIT": "Warden's own memory of similar past cycles advised WAIT",
     "PNL_MISMATCH": "the broker's PnL disagrees with the fills",
     "NUMBER_UNGROUNDED": "the advice cited a number no tool produced",
 }
@@ -117,6 +122,7 @@ def explain(reasoner: Reasoner, verdict: GuardVerdict, cycle_id: str) -> RiskExp
     try:
         return reasoner.reason(ROLE, PROMPT, evidence, RiskExplanation, risk_policy, cycle_id=cycle_id)
     except LLMUnavailable as exc:
-        log.error("cycle %s: risk explanation unavailable, using the offline text: %s", cycle_id, exc)
+        log.info("cycle %s: risk explanation unavailable, using the offline text: %s", cycle_id,  # outage logged
+                 exc)                                                                            # once: agents.llm
         fallback = risk_policy(evidence)
         return fallback.model_copy(update={"explanation": fallback.explanation + " (model unavailable)"})

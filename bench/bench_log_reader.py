@@ -68,7 +68,7 @@ def main() -> None:
         r = read_log(log, "mytrader")
         n = 0
 
-        def go() -> None:
+        def go(r=r) -> None:  # bind this iteration's reader
             nonlocal n
             n = sum(1 for _ in r)
         reader_runs.append(_timed(go))
@@ -92,7 +92,7 @@ def main() -> None:
     print(f"\nreader: {n} records, {stats.lines} lines, noise {stats.matched['market_data'] + stats.matched['heartbeat']}, "
           f"unknown {sum(stats.unknown.values())}, continuation {stats.continuation_lines}")
     print(f"{'contender':42s} {'wall s':>8s} {'cpu s':>8s} {'MB/s wall':>10s} {'MB/s cpu':>9s}")
-    print(f"{'read_log (best of %d)' % a.runs:42s} {rw:8.3f} {rc:8.3f} {size / 1e6 / rw:10.1f} {size / 1e6 / rc:9.1f}"
+    print(f"{f'read_log (best of {a.runs})':42s} {rw:8.3f} {rc:8.3f} {size / 1e6 / rw:10.1f} {size / 1e6 / rc:9.1f}"
           f"   median wall {statistics.median(x[0] for x in reader_runs):.3f}")
     pw, pc = best(py_count, 0), best(py_count, 1)
     print(f"{'python read_bytes().count(newline)':42s} {pw:8.3f} {pc:8.3f} {size / 1e6 / pw:10.1f} {size / 1e6 / pc:9.1f}")

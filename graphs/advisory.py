@@ -7,8 +7,14 @@
 - record: trades that closed since are handed to the learning hook and ingested into memory.
 
 Fail closed: a model error, timeout or budget stop is a WAIT with LLM_UNAVAILABLE, which blocks entries;
-genuine exits are reduce-only and never wait on advice. A node that raises ends the cycle without
-sending anything new (``graphs.advisory_runner.advise`` then returns a blocked decision with GUARD_ERROR).
+genuine exits are reduce-only and never wait on advice. A node, tool or offline rule that raises (a code
+error) ends the cycle without sending anything new (``graphs.advisory_runner`` then returns a blocked
+decision with INTERNAL_ERROR, traceback logged): a bug never hides as LLM_UNAVAILABLE. A memory store that
+is down (storage / Chroma errors) only means deciding without similar cycles, logged.
+
+Guard inputs: the executor's ledger and config when there is one; else the context's; else (a LangGraph
+server passes no context) the same settings (warden.toml / WARDEN_*) and persisted risk ledger as
+``warden run``, re-read every cycle (``guard_inputs``). No path builds a risk state from equity alone.
 
 This module holds the nodes and the graph only. Running it (checkpointers, one cycle, the session
 runner) lives in graphs/advisory_checkpoint.py, graphs/advisory_runner.py and graphs/advisory_session.py.
@@ -17,6 +23,8 @@ The module-level ``graph`` has no checkpointer: a LangGraph server supplies its 
 from __future__ import annotations
 
 import logging
+import sqlite3
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -30,8 +38,11 @@ from agents.risk import assess, explain
 from graphs.advisory_state import AdvisoryContext, AdvisoryState
 from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Signal, new_cycle_id
 from trading.domain.reason_codes import ReasonCode
-from trading.guards import BrokerSnapshot, RiskState
+from trading.execution.session import SessionFiles
+from trading.guards import BrokerSnapshot, GuardConfig, RiskState
+from trading.records.risk_ledger import RiskLedger
 from trading.records.telemetry import EventType
+from trading.settings import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +83,36 @@ def derive_intent_kind(signal: Signal | None, believed: float | None) -> str:
     if b == 0:
         return "entry"
     return "exit" if b * signal.side.sign < 0 else "none"
+
+
+def memory_errors() -> tuple[type[BaseException], ...]:
+    """What a similar-cycles lookup may raise when the store is down or unreadable (storage, Chroma); a bug
+    in the lookup (KeyError, TypeError...) is not in here: it fails the cycle as INTERNAL_ERROR."""
+    errs: list[type[BaseException]] = [OSError, sqlite3.Error]
+    for mod, name in (("tools.memory.store", "StoreError"), ("chromadb.errors", "ChromaError")):
+        cls = getattr(sys.modules.get(mod), name, None)     # loaded whenever a store is open
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            errs.append(cls)
+    return tuple(errs)
+
+
+def guard_inputs(ctx: AdvisoryContext, equity: float | None, now: datetime) -> tuple[GuardConfig, RiskState]:
+    """The guard config and risk state a cycle is judged with: the executor's; else the context's; else
+    what `warden run` reads: the settings and the persisted risk ledger of their data dir (re-read every
+    cycle; the caller's equity is folded in as an unwritten mark, the peak comes from the ledger). No path
+    builds a risk state from the current equity alone."""
+    if ctx.executor is not None:
+        return ctx.executor.guards, ctx.executor.ledger.state(now)
+    settings = None
+    cfg = ctx.guards
+    if cfg is None:
+        settings = load_settings()
+        cfg = settings.guards
+    if ctx.risk_state is not None:
+        return cfg, ctx.risk_state(now)
+    settings = settings or load_settings()
+    ledger = RiskLedger(SessionFiles(settings.data_dir).ledger, cfg)
+    return cfg, ledger.state_with_mark(equity, now)
 
 
 # -- nodes -----------------------------------------------------------------------------------------
@@ -131,7 +172,7 @@ def decision(state: AdvisoryState, runtime: Runtime[AdvisoryContext]) -> dict[st
     if ctx.similar is not None and kind != "exit":
         try:
             similar = [dict(c) for c in ctx.similar(feats, sig)]
-        except Exception as exc:   # memory is context, not a gate: decide without it, loudly
+        except memory_errors() as exc:   # memory is context, not a gate: decide without it, loudly
             log.error("cycle %s: similar-cycle lookup failed: %s: %s", cycle, type(exc).__name__, exc)
             errors.append(f"memory: {type(exc).__name__}: {exc}")
             emit(ctx, EventType.ERROR, cycle, stage="memory", error=errors[-1])
@@ -164,16 +205,7 @@ def risk(state: AdvisoryState, runtime: Runtime[AdvisoryContext]) -> dict[str, A
                 "explanation": "judged by the guards when the session sends the order it maps for the venue"}
     intent = _intent(state, sig, now)
     snap = BrokerSnapshot.model_validate(state["snapshot"])
-    if ctx.executor is not None:
-        rs = ctx.executor.ledger.state(now)
-        cfg = ctx.executor.guards
-    else:
-        cfg = ctx.guards
-        if ctx.risk_state is not None:
-            rs = ctx.risk_state(now)
-        else:
-            eq = state.get("equity", snap.equity)
-            rs = RiskState(equity=eq, peak_equity=eq)
+    cfg, rs = guard_inputs(ctx, state.get("equity", snap.equity), now)
     adv = Advisory.model_validate(state["advisory"])
     verdict, expl = assess(ctx.reasoner, intent, snap, rs, cfg, adv, now, state["trade_cycle_id"])
     return {"intent": intent.model_dump(mode="json"), "verdict": verdict.model_dump(mode="json"),

@@ -2,13 +2,16 @@
 
 One checkpoint thread per cycle (``<trade_cycle_id>/<random>``), with the trade_cycle_id in the
 checkpoint metadata so a cycle can be found and inspected by its id.
-Failure contract: ``run`` never raises for a failing node: it returns a blocked ``GuardedDecision``
-with GUARD_ERROR and the error text, counts it in ``failures`` and logs it (fail closed: nothing new is
-sent after a node failed). Checkpointer setup errors (see graphs/advisory_checkpoint.py) do raise.
+Failure contract: ``run`` never raises for a failing node: a code error in a node, a tool or the offline
+rules returns a blocked ``GuardedDecision`` with INTERNAL_ERROR (never LLM_UNAVAILABLE: a bug is not a
+model outage) and the error text, counts it in ``failures`` and logs the traceback (fail closed: nothing
+new is sent after a node failed). Checkpointer setup errors (see graphs/advisory_checkpoint.py) do raise.
 """
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 import threading
 import uuid
 from contextlib import ExitStack
@@ -25,6 +28,15 @@ from trading.guards import GuardVerdict
 from trading.records.telemetry import EventType
 
 log = logging.getLogger(__name__)
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT, errno.EIO}
+
+
+def _storage_failure(exc: BaseException) -> bool:
+    """A write that failed for lack of space or a read-only / failing disk (the checkpointer's SQLite)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        msg = str(exc).lower()
+        return any(w in msg for w in ("disk", "full", "readonly", "read-only"))
+    return isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS
 
 
 def _decision_from(state: dict[str, Any]) -> GuardedDecision:
@@ -74,13 +86,22 @@ class AdvisoryGraph:
         try:
             kw = {"durability": self.durability} if self.durability else {}
             state = self.graph.invoke(inp, config, context=ctx, **kw)
-        except Exception as exc:   # fail closed: nothing new is sent after a node failed; loud, counted
+        except Exception as exc:  # noqa: BLE001 - by design: a node/tool/rules bug fails closed as INTERNAL_ERROR
+            if _storage_failure(exc):    # the checkpointer cannot write (a full disk): a storage halt, not a bug
+                if ctx.on_storage_failure is not None:   # one ERROR line, JOURNAL_UNWRITABLE, exits still managed
+                    ctx.on_storage_failure("checkpointer", cycle, exc)
+                else:
+                    log.error("advisory cycle %s: checkpoint not written: %s", cycle, exc)
+                return GuardedDecision(trade_cycle_id=cycle, allowed=False,
+                                       reason_codes=[ReasonCode.JOURNAL_UNWRITABLE],
+                                       error=f"checkpointer: {type(exc).__name__}: {exc}")
+            # (model outages never get here: the agents turn LLMUnavailable into WAIT + LLM_UNAVAILABLE)
             with self._lock:
                 self.failures += 1
-            log.exception("advisory cycle %s failed", cycle)
-            emit(ctx, EventType.ERROR, cycle, [ReasonCode.GUARD_ERROR], stage="advisory_graph",
+            log.exception("advisory cycle %s failed: a code error (INTERNAL_ERROR), nothing new is sent", cycle)
+            emit(ctx, EventType.ERROR, cycle, [ReasonCode.INTERNAL_ERROR], stage="advisory_graph",
                  error=f"{type(exc).__name__}: {exc}")
-            return GuardedDecision(trade_cycle_id=cycle, allowed=False, reason_codes=[ReasonCode.GUARD_ERROR],
+            return GuardedDecision(trade_cycle_id=cycle, allowed=False, reason_codes=[ReasonCode.INTERNAL_ERROR],
                                    error=f"{type(exc).__name__}: {exc}")
         return _decision_from(state)
 

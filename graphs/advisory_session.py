@@ -4,12 +4,14 @@
 reports each decision to an optional ``on_decision(decision, executor)`` callback (the CLI's live table
 subscribes there: presentation stays in warden/). ``open_memory`` opens the RAG store.
 Failure contract: a failing cycle is a blocked decision (see graphs/advisory_runner.py) and ``advisor``
-then returns a WAIT with LLM_UNAVAILABLE; a RAG store that cannot open means no memory, logged once,
-never a failed run; ``close`` always closes the checkpointer, even when recording the last trades fails.
+then returns a WAIT with INTERNAL_ERROR (a code error is never relabelled LLM_UNAVAILABLE); a RAG store
+that cannot open (storage / Chroma errors, chromadb missing) means no memory, logged once, never a failed
+run; ``close`` always closes the checkpointer, even when recording the last trades fails.
 """
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,7 +77,8 @@ class GraphCycleRunner:
         bars = list(actx.bars)
         return AdvisoryContext(
             reasoner=self.reasoner, guards=ex.guards, executor=ex if execute else None,
-            snapshot=lambda s: ex.snapshot((s,)), risk_state=ex.ledger.state, bars=lambda s: bars,
+            snapshot=lambda s: ex.snapshot((s,)), risk_state=ex.risk_state, bars=lambda s: bars,
+            on_storage_failure=ex.storage_failed,
             similar=self.similar, recorder=self.recorder, events=ex.events, clock=lambda: actx.now,
             emit_events=execute, on_execution=box.append,
             # a venue that maps the signal to another instrument (a Polymarket share for a BTC view)
@@ -100,10 +103,10 @@ class GraphCycleRunner:
 
     def advisor(self, signal: Signal, actx: Any) -> Advisory:
         d, _ = self._run(signal, actx, execute=False)
-        if d.advisory is None:   # the graph failed before advising: fail closed
+        if d.advisory is None:   # the graph failed before advising (a code error): fail closed, named so
             return Advisory(action=AdvisoryAction.WAIT, confidence=0.0, advisory_only=False, source="graph",
                             rationale=f"advisory graph failed: {d.error}", ts=actx.now,
-                            reason_codes=[ReasonCode.LLM_UNAVAILABLE])
+                            reason_codes=list(d.reason_codes) or [ReasonCode.INTERNAL_ERROR])
         return d.advisory
 
     def finish(self) -> list[str]:
@@ -123,14 +126,20 @@ class GraphCycleRunner:
 def open_memory(data_dir: Path | str, settings: Any, venue: str) -> tuple[Any, Any]:
     """(similar-cycles lookup, outcome ingest) over the RAG store, or (None, None) if it cannot open."""
     try:
+        from chromadb.errors import ChromaError
+
         from agents.decision import RagSimilarCycles
         from tools.memory.ingest import OutcomeIngestBuffer
-        from tools.memory.store import RagStore
-
+        from tools.memory.store import RagStore, StoreError
+    except ImportError as exc:   # the memory extra is not installed: decide without memory, say so once
+        log.warning("RAG store unavailable (%s): decisions run without similar cycles", exc)
+        return None, None
+    try:
         store = RagStore.open(data_dir, settings)
-    except Exception as exc:   # no store: decide without memory, and say so once
+    except (StoreError, ChromaError, OSError, sqlite3.Error) as exc:   # no store: decide without memory, once
         log.warning("RAG store unavailable under %s (%s: %s): decisions run without similar cycles",
                     data_dir, type(exc).__name__, exc)
         return None, None
     # the table behind numeric questions is upserted in batches; close() flushes the rest
-    return RagSimilarCycles(store, venue), OutcomeIngestBuffer(store)
+    return (RagSimilarCycles(store, venue, rule=getattr(settings, "memory_rule", None)),
+            OutcomeIngestBuffer(store))

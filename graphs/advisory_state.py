@@ -57,9 +57,11 @@ class AdvisoryState(TypedDict, total=False):
 @dataclass
 class AdvisoryContext:
     """Live dependencies of one run. With ``executor`` the execute node sends through it; without one
-    the graph only advises (``snapshot`` / ``risk_state`` supply the guards' inputs)."""
+    the graph only advises (``snapshot`` / ``risk_state`` supply the guards' inputs). ``guards`` None and
+    ``risk_state`` None mean what `warden run` uses: the settings (warden.toml / WARDEN_*) and the persisted
+    risk ledger under their data dir, re-read every cycle (a LangGraph server passes no context at all)."""
     reasoner: Reasoner = field(default_factory=OfflineReasoner)
-    guards: GuardConfig = field(default_factory=GuardConfig)
+    guards: GuardConfig | None = None
     executor: Any = None                                  # trading.execution.executor.GuardedExecutor
     snapshot: Callable[[str], BrokerSnapshot] | None = None
     risk_state: Callable[[datetime], RiskState] | None = None
@@ -71,6 +73,7 @@ class AdvisoryContext:
     emit_events: bool = True                              # False when the caller already logs signal/advice
     preview: bool = True                                  # False: the caller judges a mapped order itself
     on_execution: Callable[[Any], None] | None = None     # receives the executor's ExecutionResult
+    on_storage_failure: Callable[[str, str | None, BaseException], None] | None = None   # a write failed
 
 
 class GuardedDecision(BaseModel):

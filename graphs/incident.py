@@ -4,14 +4,16 @@
           -> synthesis -> report -> (changes awaiting approval?) -> approvals -> report -> END
 
 ``forensics`` reads the bundle once (tools.review.forensics), writes outcomes.csv and timeline.csv at once
-(recovering the outcomes is the priority), saves its reconstruction under the run's work folder and puts
+(recovering the outcomes is the priority) plus the outcomes the bot never recorded as outcome JSON for the
+memory (graphs/review_outcomes.py), saves its reconstruction under the run's work folder and puts
 that file's path in the state (graphs/review_state.py), then writes its own team report. Each team node
 loads the reconstruction from that path; teams of one invocation share it, and their tool results,
 through the LangGraph run-time context (``ReviewRuntime``), never through module globals. ``report``
 always writes the full output set, so a run that stops for approval has already produced its report,
 with each such change ``pending_approval``. ``approvals`` stops at a LangGraph ``interrupt()`` with the
-pending changes; the caller resumes it with ``Command(resume={id: "approved" | "rejected" |
-"pending_approval", "*": ...})``. Everything a node needs is in the checkpointed state or in files it
+pending changes (each with its type, evidence, preconditions and what approving does); the caller resumes
+it with ``Command(resume={id | "*": {"status": "approved" | "rejected" | "tracked_task" | "pending_approval",
+"by", "at", "why"}})`` (graphs/review_approvals.py); ``report`` then records who, when and why. Everything a node needs is in the checkpointed state or in files it
 names, so any process can resume a run (graphs/review_runner.py).
 
 Failure contract: a node raises on a bundle it cannot read or a reconstruction file that is missing or
@@ -34,7 +36,8 @@ from langgraph.types import Send, interrupt
 from agents.llm import get_reasoner
 from agents.review import PARALLEL_TEAMS, TEAM_MODULES, synthesis
 from agents.review.base import ReviewContext
-from graphs import review_store
+from graphs import review_approvals as approvals
+from graphs import review_outcomes, review_store
 from graphs.review_state import ReviewState, TeamInput, work_dir
 from tools.logs.bundle import load_bundle
 from tools.review.forensics import Forensics, run_forensics
@@ -43,7 +46,6 @@ from tools.review.report import (
     TEAMS,
     TIMELINE_COLUMNS,
     FinalReport,
-    Status,
     TeamReport,
     fmt_ts,
     write_csv,
@@ -59,7 +61,8 @@ def settings_for(data_dir: str) -> Settings:
 def review_context(state: Mapping[str, Any], fx: Forensics) -> ReviewContext:
     settings = settings_for(state["data_dir"])
     return ReviewContext(fx=fx, settings=settings, out=Path(state["out"]),
-                         reasoner=get_reasoner(state.get("llm", "offline"), settings))
+                         reasoner=get_reasoner(state.get("llm", "offline"), settings),
+                         run_id=str(state.get("run_id", "")))
 
 
 @dataclass
@@ -111,10 +114,12 @@ def forensics_node(state: ReviewState) -> dict[str, Any]:
                                      for r in (t.as_outcome_row() for t in fx.trades)), OUTCOME_COLUMNS)
     write_csv(out / "timeline.csv", ({**r, "time": fmt_ts(r["time"], zone, ms=True)} for r in fx.timeline),
               TIMELINE_COLUMNS)
+    exported = review_outcomes.write_reconstructed(fx.trades, fx.kind, out)
     t1 = time.perf_counter()
     rep = TEAM_MODULES["forensics"].run(review_context(state, fx))
     return {"team_reports": [rep.model_dump(mode="json")], "kind": fx.kind, "zone": zone,
             "forensics_path": str(fx_path),
+            "reconstructed": {"folder": str(exported.folder), "written": exported.written, "skipped": exported.skipped},
             "timings": {"read_and_reconstruct": round(t1 - t0, 3), "forensics": round(time.perf_counter() - t0, 3)}}
 
 
@@ -147,7 +152,7 @@ def synthesis_node(state: ReviewState) -> dict[str, Any]:
     t0 = time.perf_counter()
     settings = settings_for(state["data_dir"])
     fr = synthesis.run(team_reports(state), get_reasoner(state.get("llm", "offline"), settings), state.get("zone", "UTC"),
-                       state.get("kind", "unknown"))
+                       state.get("kind", "unknown"), run_id=str(state.get("run_id", "")))
     return {"final": fr.model_dump(mode="json"), "timings": {"synthesis": round(time.perf_counter() - t0, 3)}}
 
 
@@ -157,19 +162,31 @@ def report_node(state: ReviewState) -> dict[str, Any]:
     teams = team_reports(state)
     out = Path(state["out"])
     written = [str(p) for p in write_review(out, fr, teams, state["run_id"], state["bundle"], state.get("zone", "UTC"))]
+    approvals.record_outputs(out, state["run_id"], state.get("decisions", {}), state.get("tasks", {}))
     # every team has run: the reconstruction lives on in outcomes.csv / timeline.csv and the reports
     if state.get("forensics_path"):
         Path(state["forensics_path"]).unlink(missing_ok=True)
     return {"written": written, "timings": {"report": round(time.perf_counter() - t0, 3)}}
 
 
+def _evidence_for(fr: Mapping[str, Any], codes: list[str], limit: int = 4) -> list[str]:
+    ev: list[str] = []
+    for rc in fr.get("root_causes", []):
+        if rc.get("code") in codes:
+            ev += [f"{rc['code']}: {rc.get('summary', '')}"] + [str(e) for e in rc.get("evidence", [])[:limit]]
+    return ev
+
+
 def pending_changes(state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Changes still waiting for a person: what each is, its type, its evidence, what approving it does."""
     fr = state.get("final")
     if not fr:
         return []
     dec = state.get("decisions", {})
     return [{"id": r["id"], "title": r["title"], "change_type": r["change_type"], "approval": r["approval"],
-             "detail": r["detail"]}
+             "detail": r["detail"], "priority": r.get("priority", ""), "expected_impact": r.get("expected_impact", ""),
+             "addresses": list(r.get("addresses", [])), "evidence": _evidence_for(fr, list(r.get("addresses", []))),
+             "preconditions": approvals.preconditions(r), "what_approving_does": approvals.WHAT_APPROVING_DOES}
             for r in fr["changes"] if r["approval"] != "none" and r["id"] not in dec]
 
 
@@ -182,23 +199,8 @@ def approvals_node(state: ReviewState) -> dict[str, Any]:
     if not pending:
         return {}
     answer = interrupt({"run_id": state["run_id"], "changes": pending})
-    return {"decisions": normalize_decisions(answer, pending)}
-
-
-def normalize_decisions(answer: Any, pending: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
-    """{id|"*": status or {"status", "by"}} -> {id: {"status", "by"}}; pending_approval leaves a change open."""
-    if not isinstance(answer, Mapping):
-        answer = {"*": answer}
-    out = {}
-    for ch in pending:
-        v = answer.get(ch["id"], answer.get("*"))
-        if isinstance(v, Mapping):
-            status, by = str(v.get("status", "")), str(v.get("by", ""))
-        else:
-            status, by = str(v or ""), ""
-        if status in (Status.approved.value, Status.rejected.value):
-            out[ch["id"]] = {"status": status, "by": by or "user"}
-    return out
+    decisions, tasks = approvals.split_answer(answer, pending)
+    return {"decisions": decisions, "tasks": tasks}
 
 
 def build_graph(checkpointer: Any = None) -> Any:

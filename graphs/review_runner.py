@@ -3,7 +3,9 @@
 ``run_review`` reviews a bundle; ``resume_review`` continues a run stopped at its approval step, from the
 SQLite checkpoint alone (the state names every file it needs), in this process or any later one.
 Failure contract: ``ReviewSetupError`` when the chosen reasoner cannot be created (before any work);
-``RunNotFound`` for an unknown run id; errors raised inside a node propagate from LangGraph unchanged.
+``RunNotFound`` for an unknown run id; ``ValueError`` for a bad approval policy; ``ReviewIncomplete`` when a
+run returns without every output it names (never "success" without the report); errors raised inside a
+node propagate from LangGraph unchanged.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from langgraph.types import Command
 
 from agents.llm import get_reasoner
 from agents.review import synthesis
+from graphs import review_approvals as approvals
 from graphs.incident import ReviewRuntime, build_graph, settings_for, team_reports
 from tools.review.report import FinalReport, TeamReport
 
@@ -36,6 +39,7 @@ class ReviewResult:
     pending: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
+    reconstructed: dict[str, Any] = field(default_factory=dict)   # outcome JSON folder for `warden ingest`
 
 
 class RunNotFound(LookupError):
@@ -96,67 +100,97 @@ def _result(app: Any, cfg: dict[str, Any]) -> ReviewResult:
         final = synthesis.apply_decisions(final, st.get("decisions", {}))
     return ReviewResult(run_id=st["run_id"], out=Path(st["out"]), status="awaiting_approval" if snap.next else "complete",
                         final=final, teams=team_reports(st), pending=pending, timings=dict(st.get("timings", {})),
-                        written=list(st.get("written", [])))
+                        written=list(st.get("written", [])), reconstructed=dict(st.get("reconstructed") or {}))
 
 
 Decide = Callable[[list[dict[str, Any]]], Mapping[str, Any]]
+Policy = Mapping[str, str] | str | None
 
 
-def _answer_for(approve: str | None, pending: list[dict[str, Any]], decide: Decide | None,
-                by: str) -> Mapping[str, Any] | None:
-    if approve == "all":
-        return {"*": {"status": "approved", "by": by}}
-    if approve == "reject":
-        return {"*": {"status": "rejected", "by": by}}
-    if approve is None and decide is not None:
-        return decide(pending)
-    return None
+class ReviewIncomplete(RuntimeError):
+    """A run that should be complete lacks one of its outputs, or stopped on an error it cannot get past."""
+
+
+def _policy(approve: Policy) -> dict[str, str] | None:
+    return dict(approve) if isinstance(approve, Mapping) else approvals.parse_policy(approve)
+
+
+def _answer(res: ReviewResult, approve: Policy, decide: Decide | None, operator: str, why: str,
+            reject_later: bool = False) -> dict[str, Any] | None:
+    return approvals.answers_for(res.pending, _policy(approve), decide, operator=operator, why=why,
+                                 reject_later=reject_later)
+
+
+def check_outputs(res: ReviewResult) -> ReviewResult:
+    """A finished (or paused) run has written every output it names; otherwise ``ReviewIncomplete``."""
+    missing = [p for p in res.written if not Path(p).is_file()]
+    if not res.written or missing:
+        raise ReviewIncomplete(f"review {res.run_id}: outputs missing under {res.out}: "
+                               f"{', '.join(Path(p).name for p in missing) or 'the final report'}")
+    return res
 
 
 def run_review(bundle: str | Path, out: str | Path, *, data_dir: str | Path, llm: str = "offline",
-               approve: str | None = None, decide: Decide | None = None, progress: Progress | None = None,
-               run_id: str | None = None, api: str | None = None) -> ReviewResult:
+               approve: Policy = None, decide: Decide | None = None, progress: Progress | None = None,
+               run_id: str | None = None, api: str | None = None, operator: str = "user",
+               why: str = "") -> ReviewResult:
     """Review ``bundle`` into ``out``.
 
-    ``approve``: "all" approves every change needing approval; "none" (or no terminal: ``decide=None``)
-    leaves them ``pending_approval`` and the run resumable. ``decide(pending) -> answer`` asks a human.
+    ``approve``: a policy per change type (graphs/review_approvals.py: ``"all"``, ``"none"``,
+    ``"risk_parameter=yes,..."`` or a mapping); without one, ``decide(pending) -> answer`` asks a person and
+    without that the changes stay ``pending_approval`` and the run resumable. ``operator``/``why`` are recorded
+    with every answer a policy gives.
     """
-    run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    run_id = run_id or new_run_id()
     cfg = {"configurable": {"thread_id": run_id}}
     inp: dict[str, Any] = {"run_id": run_id, "bundle": str(Path(bundle).resolve()), "out": str(Path(out).resolve()),
            "data_dir": str(Path(data_dir).resolve()), "llm": str(getattr(llm, "value", llm)), "api": api}
     try:   # an explicit --llm choice that cannot work stops here, not halfway through the teams
         get_reasoner(inp["llm"], settings_for(inp["data_dir"]))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to build the reasoner is reported as a setup error
         raise ReviewSetupError(f"--llm {inp['llm']}: cannot create the reasoner: {exc}") from exc
     Path(out).mkdir(parents=True, exist_ok=True)
     with _compiled(data_dir) as app:
         _drive(app, inp, cfg, progress)
         res = _result(app, cfg)
         if res.pending:
-            ans = _answer_for(approve, res.pending, decide, "--approve all")
+            ans = _answer(res, approve, decide, operator, why)
             if ans is not None:
                 _drive(app, Command(resume=ans), cfg, progress)
                 res = _result(app, cfg)
-    return res
+    return check_outputs(res)
 
 
-def resume_review(run_id: str, *, data_dir: str | Path, approve: str | None = None, decide: Decide | None = None,
-                  progress: Progress | None = None) -> ReviewResult:
-    """Continue a run stopped at its approval step. ``approve``: "all" | "none" (= reject) | None (ask)."""
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def resume_review(run_id: str, *, data_dir: str | Path, approve: Policy = None, decide: Decide | None = None,
+                  progress: Progress | None = None, operator: str = "user", why: str = "") -> ReviewResult:
+    """Continue a stored run: one stopped by an error goes on from its last checkpoint; one stopped at its
+    approval step gets its answers (``approve``: a policy, ``"none"`` = reject; None = ask ``decide``). A run
+    already complete whose outputs are gone writes them again. Returns only when every output exists."""
     cfg = {"configurable": {"thread_id": run_id}}
     if not checkpoint_path(data_dir).is_file():
         raise RunNotFound(run_id)
     with _compiled(data_dir) as app:
         res = _result(app, cfg)
-        if not res.pending:
-            return res
-        ans = _answer_for("reject" if approve == "none" else approve, res.pending, decide,
-                          f"--resume --approve {approve}" if approve else "user")
-        if ans is None:
-            return res
-        _drive(app, Command(resume=ans), cfg, progress)
-        return _result(app, cfg)
+        snap = app.get_state(cfg)
+        if snap.next and not res.pending:            # stopped by an error (or killed): carry on from the checkpoint
+            _drive(app, None, cfg, progress)
+            res = _result(app, cfg)
+            if app.get_state(cfg).next and not res.pending:
+                raise ReviewIncomplete(f"review {run_id} stopped again before its report (see the error above)")
+        elif not snap.next and any(not Path(p).is_file() for p in res.written):
+            app.update_state(cfg, None, as_node="synthesis")      # outputs gone: run the report step again
+            _drive(app, None, cfg, progress)
+            res = _result(app, cfg)
+        if res.pending:
+            ans = _answer(res, approve, decide, operator, why, reject_later=approve == "none")
+            if ans is not None:
+                _drive(app, Command(resume=ans), cfg, progress)
+                res = _result(app, cfg)
+        return check_outputs(res)
 
 
 def list_runs(data_dir: str | Path) -> list[str]:

@@ -29,9 +29,11 @@ class ReviewState(TypedDict, total=False):
     forensics_path: str            # the reconstruction on disk (graphs/review_store.py), read by the teams
     team_reports: Annotated[list[dict[str, Any]], operator.add]
     final: dict[str, Any]
-    decisions: Annotated[dict[str, Any], merge]
+    decisions: Annotated[dict[str, Any], merge]     # {change id: {status, by, at, why}} (approved / rejected)
+    tasks: Annotated[dict[str, Any], merge]         # {change id: tracked task with its preconditions}
     timings: Annotated[dict[str, Any], merge]
     written: list[str]
+    reconstructed: dict[str, Any]   # {folder, written, skipped}: outcome JSON for `warden ingest` (review_outcomes.py)
 
 
 class TeamInput(TypedDict):

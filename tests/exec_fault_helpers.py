@@ -2,7 +2,8 @@
 
 - ``SlowBreakout``: the built-in breakout signals, sleeping ``EXEC_TEST_BAR_DELAY`` seconds per bar, so a
   subprocess run is slow enough to be killed mid-way (``--signals tests.exec_fault_helpers:SlowBreakout``).
-  ``warden run`` has no pacing option (no ``--bar-delay``); this plug-in stands in for one.
+  (``warden run --bar-delay`` paces the loop the same way; this plug-in paces inside the signal call,
+  which puts a kill between the broker's bar and the signal's order, the hardest point to resume from.)
 - ``warden(...)``: run ``python -m warden`` from the repository root with a clean environment.
 - candle writers and read-only journal / data-dir readers that rely only on the on-disk formats.
 """
@@ -98,7 +99,8 @@ def daily_weekday_candles(src: Path, dst: Path, start: datetime = datetime(2024,
     """Re-stamp ``src`` rows as daily bars at 00:00 UTC on weekdays only (Mon..Fri), skipping the weekday
     numbers in ``holidays`` (counted from 0), so some Fridays follow a missing Thursday."""
     rows = read_rows(src)
-    out, day, k = [], start, 0
+    out: list[dict[str, str]] = []
+    day, k = start, 0
     while len(out) < len(rows):
         if day.weekday() < 5:
             if k not in holidays:

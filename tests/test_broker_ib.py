@@ -381,3 +381,110 @@ def test_falls_back_to_ib_insync_when_ib_async_missing(monkeypatch: pytest.Monke
     mod2 = importlib.util.module_from_spec(spec)
     with pytest.raises(ImportError, match=r"warden\[ib\]"):
         spec.loader.exec_module(mod2)
+
+
+# -- issue 11 hole 7: an exit and a bracket child must never both fill ---------------------------------------
+
+def _open_bracket(broker: IBBroker, gw: FakeGateway, qty: float = 1):  # noqa: ANN202
+    out = broker.place_bracket(bracket(qty=qty))
+    broker.process_events()
+    assert broker.position("ESZ5") == qty
+    return out
+
+
+def test_without_preparation_an_exit_and_the_stop_can_both_fill(broker: IBBroker, gw: FakeGateway) -> None:
+    """The hole, shown on the fake venue: the children are plain GTC orders, so after a market exit fills
+    the stop still works and its fill flips the book short."""
+    out = _open_bracket(broker, gw)
+    broker.place_reduce_only("cyc-1", "ESZ5", Side.SELL, 1)
+    broker.process_events()
+    assert broker.position("ESZ5") == 0
+    gw.fill(int(out.stop.order_id), price=6880.0)       # still working at IB: it fills too
+    broker.process_events()
+    assert broker.position("ESZ5") == -1
+
+
+def test_prepare_exit_cancels_the_children_and_waits_for_the_acknowledgement(broker: IBBroker,
+                                                                            gw: FakeGateway) -> None:
+    out = _open_bracket(broker, gw)
+    statuses = []
+    broker.on_order_status(statuses.append)
+    prep = broker.prepare_exit("cyc-1", "ESZ5", timeout_s=2.0)
+    assert sorted(gw.cancel_requests) == sorted([int(out.stop.order_id), int(out.target.order_id)])
+    assert sorted(prep.cancelled) == sorted([out.stop.order_id, out.target.order_id]) and prep.position == 1
+    last = {o.order_id: o.status for o in statuses}      # acknowledged before prepare_exit returned
+    assert last[out.stop.order_id] is OrderStatus.CANCELLED and last[out.target.order_id] is OrderStatus.CANCELLED
+    assert broker.open_orders() == []
+    broker.place_reduce_only("cyc-1", "ESZ5", Side.SELL, prep.position)
+    broker.process_events()
+    assert broker.position("ESZ5") == 0
+    assert gw.orders[int(out.stop.order_id)].done        # nothing left at IB that could fill and flip the book
+    assert broker.prepare_exit("cyc-1", "ESZ5").cancelled == []     # idempotent: nothing working any more
+
+
+def test_a_child_filling_while_its_cancel_travels_is_accounted_and_sizes_the_exit(gw: FakeGateway) -> None:
+    b = make_broker(gw, commission_grace_s=0.0)
+    b.connect()
+    fills = []
+    b.on_fill(fills.append)
+    out = _open_bracket(b, gw, qty=2)
+    gw.fill_on_cancel[int(out.target.order_id)] = 1       # 1 of 2 fills at the target before the cancel lands
+    prep = b.prepare_exit("cyc-1", "ESZ5", timeout_s=2.0)
+    b.process_events()
+    assert [f.order_id for f in fills if f.order_id == out.target.order_id] == [out.target.order_id]
+    assert prep.position == 1                              # the exit is resized from the live book
+    assert all(w.done for oid, w in gw.orders.items() if oid != int(out.parent.order_id))
+    with pytest.raises(ReduceOnlyViolation):
+        b.place_reduce_only("cyc-1", "ESZ5", Side.SELL, 2)  # the old size would flip: refused
+    gw.fill_on_cancel.clear()
+    b.disconnect()
+
+
+def test_a_child_filled_in_full_meanwhile_leaves_nothing_to_exit(broker: IBBroker, gw: FakeGateway) -> None:
+    out = _open_bracket(broker, gw)
+    gw.fill_on_cancel[int(out.stop.order_id)] = None
+    prep = broker.prepare_exit("cyc-1", "ESZ5", timeout_s=2.0)
+    assert prep.position == 0 and broker.position("ESZ5") == 0
+    assert out.stop.order_id not in prep.cancelled
+
+
+def test_unacknowledged_cancels_raise_and_no_exit_is_sent(broker: IBBroker, gw: FakeGateway) -> None:
+    _open_bracket(broker, gw)
+    gw.ignore_cancels = True
+    sent = len(gw.received)
+    t0 = time.monotonic()
+    with pytest.raises(BrokerUnavailable, match="did not acknowledge"):
+        broker.prepare_exit("cyc-1", "ESZ5", timeout_s=0.3)
+    assert time.monotonic() - t0 < 2.0
+    assert broker.errors["exit preparation"] == 1 and len(gw.received) == sent
+
+
+def test_the_executor_cancels_the_children_before_its_exit(tmp_path, gw: FakeGateway) -> None:  # noqa: ANN001
+    """Through the guarded executor: the exit of a bracketed IB trade first cancels the stop and target
+    (acknowledged), then sends the exit; nothing is left at IB that could fill and flip the book."""
+    from trading.domain.models import IntentKind, OrderIntent
+    from trading.execution.wiring import open_session
+    from trading.settings import Settings
+
+    b = make_broker(gw, commission_grace_s=0.0)
+    b.connect()
+    session, _ = open_session(Settings(data_dir=tmp_path), b, symbol="ESZ5", replay=False)
+    out = b.place_bracket(bracket())
+    b.process_events()
+    ex = session.executor
+    children = {int(out.stop.order_id), int(out.target.order_id)}
+    at_send: list[bool] = []
+    real_place = gw.on_place
+
+    def place(order_id, contract, order, client_id):  # noqa: ANN001, ANN202
+        at_send.append(all(gw.orders[c].done for c in children))   # were the children gone when the exit came?
+        return real_place(order_id, contract, order, client_id)
+
+    gw.on_place = place  # type: ignore[method-assign]
+    res = ex.submit(OrderIntent(kind=IntentKind.EXIT, side=Side.SELL, qty=1, symbol="ESZ5", reduce_only=True,
+                                trade_cycle_id="cyc-1"), None, None)
+    b.process_events()
+    assert res.sent, res
+    assert children <= set(gw.cancel_requests) and at_send == [True]
+    assert b.position("ESZ5") == 0 and all(gw.orders[c].done for c in children)
+    b.disconnect()

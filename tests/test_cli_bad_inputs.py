@@ -24,8 +24,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.xfail(reason="issue 16: not fixed yet", strict=False)
-
 TIMEOUT_S = 60
 
 

@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 pytestmark = [
-    pytest.mark.xfail(reason="issue 16: not fixed yet", strict=False),
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
     pytest.mark.slow,
 ]

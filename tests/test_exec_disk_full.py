@@ -25,8 +25,6 @@ import pytest
 
 from tests.exec_fault_helpers import event_lines, run_args, sample_candles, summary_of, warden
 
-pytestmark = pytest.mark.xfail(reason="issue 11: not fixed yet", strict=False)
-
 resource = pytest.importorskip("resource")
 STORAGE_CODE = re.compile(r"UNWRITABLE|DISK|SPACE|STORAGE")
 

@@ -65,7 +65,7 @@ def test_ask_win_rate_against_wait_matches_the_data(memory: Path) -> None:
     assert "advisory_action == \"WAIT\"" in ans["query"] and ans["query"] in doc["result"]["code"]
     assert ans["ungrounded_numbers"] == []
     plain = CliRunner().invoke(app, ["ask", ASK_WAIT, "--data-dir", str(memory / "data")])
-    assert pct in plain.output and "Query (pandas over the outcomes table)" in plain.output
+    assert pct in plain.output and "Query (validated, then pandas over the outcomes table)" in plain.output
     assert sorted(ids)[0] in plain.output or any(i in plain.output for i in ids)
 
 
@@ -195,8 +195,11 @@ def test_offline_reasoner_validates_the_policy_output() -> None:
 
 
 def test_ask_on_an_empty_memory_says_so(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["ask", ASK_WAIT, "--data-dir", str(tmp_path / "missing")])
+    assert res.exit_code != 0 and "warden ingest" in str(res.exception), res.output
+    assert not (tmp_path / "missing").exists()                # nothing created by asking
+    (tmp_path / "empty").mkdir()
     res = CliRunner().invoke(app, ["ask", ASK_WAIT, "--data-dir", str(tmp_path / "empty")])
-    assert res.exit_code == 0, res.output
-    assert "cannot answer" in res.output and "(0 rows)" in res.output
+    assert res.exit_code != 0 and "is empty" in str(res.exception) and "warden ingest" in str(res.exception)
     bad = CliRunner().invoke(app, ["ask", ASK_WAIT, "--data-dir", str(tmp_path), "--as-of", "soon"])
     assert bad.exit_code != 0 and "--as-of" in str(bad.exception)

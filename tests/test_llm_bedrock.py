@@ -3,10 +3,8 @@ bedrock-runtime service model) and a fake Converse server on 127.0.0.1 for retri
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +17,9 @@ from agents.bedrock import BedrockReasoner, make_client_config, tool_name, tool_
 from agents.data_ingestion import MarketFeatures
 from agents.decision import DecisionOutput, decide, decision_policy
 from agents.llm import LLMUnavailable, get_reasoner
-from agents.llm_budget import BudgetExceeded, LLMBudget
+from agents.llm_budget import BudgetExceeded, LLMBudget, output_limit
 from agents.prompt_safety import BLOCK_TAG
+from tests.fakes.json_http import JsonServer, Reply
 from trading.domain.models import AdvisoryAction, Side, Signal, utcnow
 from trading.domain.reason_codes import ReasonCode
 from trading.records.telemetry import EventLog
@@ -58,7 +57,7 @@ def setup(tmp_path: Path, cfg: LLMConfig) -> Iterator[tuple[BedrockReasoner, Stu
 
 def _expected(cfg: LLMConfig, name: str = "decision_output") -> dict[str, Any]:
     return {"modelId": cfg.model_id, "messages": ANY, "system": ANY,
-            "inferenceConfig": {"maxTokens": cfg.max_tokens, "temperature": 0.0},
+            "inferenceConfig": {"maxTokens": output_limit(cfg, "decision", DecisionOutput), "temperature": 0.0},
             "toolConfig": {"tools": ANY, "toolChoice": {"tool": {"name": name}}}}
 
 
@@ -197,7 +196,7 @@ def test_evidence_reaches_the_model_only_as_quoted_data(setup, cfg: LLMConfig) -
 def test_ungrounded_numbers_are_flagged_in_output_and_telemetry(setup, cfg: LLMConfig) -> None:
     reasoner, stub, events = setup
     stub.add_response("converse", _tool_response(
-        {"action": "BUY", "confidence": 0.62, "rationale": "62% win rate, stop 6880.25, expect +$1,250"}),
+        {"action": "BUY", "confidence": 0.62, "rationale": "signal confidence 62%, stop 6880.25, expect +$1,250"}),
         _expected(cfg))
     out = reasoner.reason("decision", "Decide.", EVIDENCE, DecisionOutput, decision_policy, cycle_id="c-8")
     assert out.ungrounded_numbers == ["+$1,250"]
@@ -218,46 +217,21 @@ def test_from_settings_uses_llm_config(tmp_path: Path) -> None:
 
 # -- a fake Converse endpoint: botocore's own retry and timeout machinery, over real HTTP ----------------
 
-class _FakeBedrock:
+class _FakeBedrock(JsonServer):
     def __init__(self, plan: list[str]) -> None:
         self.plan = plan
         self.requests: list[dict[str, Any]] = []
-        fake = self
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-                fake.requests.append(body)
-                step = fake.plan.pop(0) if fake.plan else "ok"
-                if step == "slow":
-                    time.sleep(1.0)
-                if step == "throttle":
-                    status, data = 429, {"message": "Too many requests"}
-                else:
-                    status, data = 200, _tool_response({"action": "WAIT", "confidence": 0.5, "rationale": "ok"})
-                raw = json.dumps(data).encode()
-                try:
-                    self.send_response(status)
-                    if status == 429:
-                        self.send_header("x-amzn-ErrorType", "ThrottlingException")
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(raw)))
-                    self.end_headers()
-                    self.wfile.write(raw)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, method: str, path: str, headers: dict[str, str], body: Any) -> Reply:
+        self.requests.append(body)
+        step = self.plan.pop(0) if self.plan else "ok"
+        if step == "slow":
+            time.sleep(1.0)
+        if step == "throttle":
+            return 429, {"message": "Too many requests"}, {"x-amzn-ErrorType": "ThrottlingException"}
+        return 200, _tool_response({"action": "WAIT", "confidence": 0.5, "rationale": "ok"}), {}
 
 
 def _reasoner_at(fake: _FakeBedrock, cfg: LLMConfig, tmp_path: Path) -> BedrockReasoner:

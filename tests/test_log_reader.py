@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tools.logs.reader import LogFormatError, LogRules, detect_format, load_rules, read_log
 from tools.samples.logs import write_momentum_log, write_mytrader_log
 
-SAMPLES = Path("/work/shared/formats/samples")
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "formats/samples"
 
 
 # --------------------------------------------------------------------------------------------

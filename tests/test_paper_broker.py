@@ -175,3 +175,87 @@ def test_unknown_instrument_is_refused_when_sent() -> None:
     with pytest.raises(ValueError, match="no contract spec"):
         p.place_bracket(BracketRequest(trade_cycle_id="c", symbol="DOGE", side=Side.BUY, qty=1, stop_price=1,
                                        target_price=2))
+
+
+# -- the account persists in the data dir (issue 11 hole 1) -----------------------------------------------
+
+def test_the_account_resumes_from_its_store_with_ids_that_continue(tmp_path) -> None:  # noqa: ANN001
+    from trading.brokers.paper_account import PaperAccountStore
+
+    store = PaperAccountStore(tmp_path / "paper")
+    p = PaperBroker(commission_per_contract=1.0, store=store)
+    p.on_bar("ES", b(0, 5000, 5001, 4999, 5000))
+    br = bracket(p)
+    p.on_bar("ES", b(1, 5000, 5005, 4995, 5004))                  # entry fills, bracket children work
+    ids = {o.order_id for o in p.open_orders()}
+    execs = {f.exec_id for f in p.executions()}
+    acct = p.account()
+    # a restart: a new process, a new broker object on the same data dir
+    q = PaperBroker(commission_per_contract=1.0, store=PaperAccountStore(tmp_path / "paper"))
+    assert q.resumed and q.account_id == p.account_id
+    assert q.positions() == p.positions() and {o.order_id for o in q.open_orders()} == ids
+    assert q.account() == acct and {f.exec_id for f in q.executions()} == execs
+    assert q.on_bar("ES", b(1, 5000, 5005, 4995, 5004)) == []     # a bar it already processed: ignored
+    fills = q.on_bar("ES", b(2, 5004, 5025, 5003, 5022))          # the resumed target fills
+    assert [(f.order_id, f.price) for f in fills] == [(br.target.order_id, 5020)]
+    assert not {f.exec_id for f in fills} & execs and q.positions() == []
+    nxt = q.place_reduce_only("c2", "ES", Side.SELL, 1)
+    assert nxt.order_id not in ids | {br.parent.order_id}
+
+
+def test_a_fresh_account_is_explicit_and_keeps_the_old_one(tmp_path) -> None:  # noqa: ANN001
+    from trading.brokers.paper_account import PaperAccountError, PaperAccountStore
+
+    store = PaperAccountStore(tmp_path / "paper")
+    p = PaperBroker(store=store)
+    p.on_bar("ES", b(0, 5000, 5001, 4999, 5000))
+    bracket(p)
+    fresh = PaperBroker(store=PaperAccountStore(tmp_path / "paper"), fresh_account=True)
+    assert not fresh.resumed and fresh.account_id != p.account_id and fresh.open_orders() == []
+    assert store.path(p.account_id).exists() and store.current() == fresh.account_id
+    assert not {o.order_id for o in p.open_orders()} & {fresh.place_reduce_only("x", "ES", Side.SELL, 1).order_id}
+    store.path(fresh.account_id).write_text("{not json")           # a broken account is an error, not a reset
+    with pytest.raises(PaperAccountError, match="not a readable paper account"):
+        PaperBroker(store=PaperAccountStore(tmp_path / "paper"))
+
+
+def test_a_binary_share_settles_at_one_or_zero() -> None:
+    token = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
+    for payout, cash in ((1.0, 100_000 + 10 * 0.58), (0.0, 100_000 - 10 * 0.42)):
+        p = PaperBroker(commission_per_contract=0)
+        p.on_bar(token, Bar(T, 0.42, 0.42, 0.42, 0.42, 1e6))
+        p.place_bracket(BracketRequest(trade_cycle_id="w", symbol=token, side=Side.BUY, qty=10, stop_price=0.0,
+                                       target_price=1.0))
+        p.on_bar(token, Bar(T + timedelta(minutes=1), 0.42, 0.42, 0.42, 0.42, 1e6))
+        assert p.positions()[0].qty == 10 and p.account().equity == pytest.approx(100_000)
+        assert p.settle(token, payout, T + timedelta(minutes=15)) == 10
+        acct = p.account()
+        assert p.positions() == [] and p.open_orders() == []
+        assert acct.cash == pytest.approx(cash) and acct.equity == pytest.approx(cash)
+        assert p.settle(token, payout, T + timedelta(minutes=15)) == 0   # idempotent
+
+
+def test_a_failing_save_is_counted_and_raised_after_the_bars_fills_went_out(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import errno
+
+    from trading.brokers.paper_account import PaperAccountStore
+
+    store = PaperAccountStore(tmp_path / "paper")
+    p = PaperBroker(commission_per_contract=0, store=store)
+    p.on_bar("ES", b(0, 5000, 5001, 4999, 5000))
+    seen = []
+    p.on_fill(seen.append)
+    bracket(p)
+    real = store._write
+
+    def full(path, text):  # noqa: ANN001, ANN202
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "_write", full)
+    with pytest.raises(OSError, match="No space"):
+        p.on_bar("ES", b(1, 5000, 5005, 4995, 5004))
+    assert len(seen) == 1 and p.positions()[0].qty == 1 and p.persist_failures == 1   # the fill went out
+    monkeypatch.setattr(store, "_write", real)
+    p.on_bar("ES", b(2, 5004, 5006, 5003, 5005))                     # the disk is back: saved again
+    again = PaperBroker(store=PaperAccountStore(tmp_path / "paper"))
+    assert again.positions() == p.positions()

@@ -37,8 +37,6 @@ from tests.exec_fault_helpers import (
     warden,
 )
 
-pytestmark = pytest.mark.xfail(reason="issue 11: not fixed yet", strict=False)
-
 T = datetime(2025, 1, 2, 15, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 
@@ -282,7 +280,7 @@ def test_paper_binary_share_settles_when_its_window_resolves(tmp_path: Path, won
     drawdown. Expected: at resolution the share settles at 1 (win: equity 100000 + 5.8) or 0 (loss:
     equity 100000 - 4.2, max drawdown >= 4.2), in the broker's account and in the session summary."""
     from trading.domain.models import Advisory, AdvisoryAction, Side, Signal
-    from trading.execution.session import open_session
+    from trading.execution.wiring import open_session
     from trading.settings import Settings
 
     t0 = WSTART - timedelta(minutes=5)

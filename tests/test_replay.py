@@ -13,8 +13,9 @@ from tools.logs.replay import replay_log
 from tools.samples.logs import write_momentum_log, write_mytrader_log
 from trading.settings import GuardConfig
 from warden.cli import app, main
+from warden.errors import UserError
 
-SAMPLE = Path("/work/shared/formats/samples/mytrader-bot.log")
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "formats/samples/mytrader-bot.log"
 ORDER_KEYS = ["order_id", "symbol", "action", "qty", "intent", "live_position_before", "believed_position",
               "advisory", "would_block", "reason_codes", "fill_price"]
 TRIP_KEYS = ["entry_order_id", "exit_order_id", "symbol", "side", "qty", "entry_price", "exit_price", "pnl_usd",
@@ -31,7 +32,7 @@ def _run(*args: str) -> tuple[int, str]:
     r = CliRunner().invoke(app, ["replay", *args])
     if r.exception is not None and not isinstance(r.exception, SystemExit):
         raise r.exception
-    return r.exit_code, r.output
+    return r.exit_code, (r.stdout if r.exit_code == 0 else r.output)   # stderr carries the reading summary
 
 
 def test_order_14812_is_blocked_with_the_seed_reasons(day_log: Path) -> None:
@@ -128,13 +129,18 @@ def test_stale_advisory_and_unknown_position(tmp_path: Path) -> None:
     # no position seen before the first order: fail closed; the advisory is 10 minutes old
     assert first.reason_codes == ["POSITION_UNKNOWN", "ADVISORY_STALE"]
     assert second.allowed and res.order("2").live_position_before == 1
-    # an oversized exit would flip the book: judged as an entry for the excess
-    assert not third.allowed and "REDUCE_ONLY_VIOLATION" in third.reason_codes
+    # an oversized exit (5 against a live 1: order 2 never filled) is capped to the live position by
+    # default (issue 10, hole 6)
+    assert "REDUCE_ONLY_CAPPED" in third.reason_codes and third.intent.qty == 1
+    # with the cap switched off it would flip the book: blocked
+    strict = replay_log(log, GuardConfig(cap_reduce_only_qty=False)).order("3").verdict
+    assert strict is not None and not strict.allowed and "REDUCE_ONLY_VIOLATION" in strict.reason_codes
 
 
 def test_momentum_log_is_refused_clearly(tmp_path: Path) -> None:
     log = write_momentum_log(tmp_path / "bot.log")
-    with pytest.raises(Exception, match="mytrader"):
+    # the momentum format maps no order submissions: the message names the missing event
+    with pytest.raises(UserError, match="maps no submitted event"):
         _run("--log", str(log), "--all")
 
 
@@ -142,7 +148,7 @@ def test_momentum_log_is_refused_clearly(tmp_path: Path) -> None:
     (["--order-id", "99999"], "order 99999 not found"),
     (["--all", "--trades"], "exactly one of"),
     ([], "exactly one of"),
-    (["--all", "--format", "momentum"], "mytrader"),
+    (["--all", "--format", "momentum"], "maps no submitted event"),
     (["--all", "--tz", "Mars/Base"], "time zone"),
     (["--all", "--max-loss", "-5"], "--max-loss"),
 ])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,7 +59,7 @@ def test_polymarket_demo_root_causes(poly: tuple[set[str], dict]) -> None:
     assert first["ts"] == halt
 
 
-def _variant(tmp_path: Path, **kw: object) -> set[str]:
+def _variant(tmp_path: Path, **kw: Any) -> set[str]:
     return detect(write_polymarket_bundle(tmp_path / "b", replace(PolyScenario(), **kw)))[0]
 
 

@@ -90,12 +90,30 @@ def test_changes_follow_the_decision_framework_and_resume_approves_them(review: 
         assert r.status.value == ("approved" if expected == "none" else "pending_approval")
     doc = json.loads((review["out"] / "findings.json").read_text())
     assert {r["status"] for r in doc["recommendations"] if r["approval"] != "none"} == {"pending_approval"}
-    done = resume_review(res.run_id, data_dir=review["data"], approve="all")
-    assert done.status == "complete" and not done.pending
+    done = resume_review(res.run_id, data_dir=review["data"], approve="all", operator="amy", why="desk call")
+    # a flag approves what needs a user's approval alone; backtest / A/B / design-review changes become tasks
     doc = json.loads((review["out"] / "findings.json").read_text())
-    assert {r["status"] for r in doc["recommendations"]} == {"approved"}
+    by_type = {r["id"]: r for r in doc["recommendations"]}
+    flagged = {r["id"] for r in doc["recommendations"] if r["approval"] == "user_approval"}
+    tasks = {r["id"] for r in doc["recommendations"] if r["approval"] not in ("none", "user_approval")}
+    assert flagged and tasks
+    for cid in flagged:
+        r = by_type[cid]
+        assert r["status"] == "approved" and r["approved_by"] == "amy" and r["decision_reason"] == "desk call"
+        assert r["decided_at"][:4].isdigit() and "T" in r["decided_at"]
+    for cid in tasks:
+        r = by_type[cid]
+        assert r["status"] == "pending_approval" and r["tracked_task"] and r["preconditions"], r
+        assert res.run_id in r["preconditions"][-1]
+    assert {t["id"] for t in doc["tracked_tasks"]} == tasks
+    assert done.status == "awaiting_approval" and {c["id"] for c in done.pending} == tasks
+    report = (review["out"] / "INCIDENT_ANALYSIS_FINAL.md").read_text()
+    assert "## Approvals" in report and "Tracked tasks" in report and "desk call" in report
     again = resume_review(res.run_id, data_dir=review["data"], approve="none")
     assert again.status == "complete"
+    doc = json.loads((review["out"] / "findings.json").read_text())
+    assert {r["status"] for r in doc["recommendations"] if r["id"] in tasks} == {"rejected"}
+    assert doc["tracked_tasks"] == []
 
 
 def test_interactive_answers_and_resume_with_none(bundle: Path, tmp_path: Path) -> None:

@@ -40,8 +40,8 @@ def test_a_run_stopped_at_approval_completes_in_a_new_process(bundle: Path, tmp_
     findings = out / "findings.json"
     assert {r["status"] for r in json.loads(findings.read_text())["recommendations"]} >= {"pending_approval"}
     findings.unlink()   # the resumed process must write the report again
-    proc = subprocess.run([sys.executable, "-m", "warden", "review", "--resume", res.run_id, "--approve", "all",
-                           "--data-dir", str(data), "--json"], cwd=tmp_path, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "warden", "review", "--resume", res.run_id, "--approve",
+                           "risk_parameter=yes,*=no", "--operator", "amy", "--data-dir", str(data), "--json"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(findings.read_text())

@@ -71,3 +71,73 @@ def test_corrupt_line_is_counted_not_fatal(tmp_path: Path) -> None:
         fh.write("{not json\n")
     led2 = RiskLedger(p)
     assert led2.corrupt_lines == 1 and led2.state().equity == 100.0
+
+
+# -- issue 10: the latch and the peak are facts of the ledger ----------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+OPS = st.lists(st.one_of(
+    st.tuples(st.just("mark"), st.floats(1.0, 1e9, allow_nan=False, allow_infinity=False)),
+    st.tuples(st.just("restart"), st.floats(1.0, 99.0)),            # re-open with another max_drawdown_pct
+    st.tuples(st.just("torn"), st.integers(1, 40)),                  # a torn append (first n characters)
+    st.tuples(st.just("reset"), st.floats(1.0, 1e9, allow_nan=False, allow_infinity=False)),
+    st.tuples(st.just("repair"), st.just(0)),
+    st.tuples(st.just("bad_mark"), st.sampled_from([float("nan"), float("inf"), -float("inf")])),
+), min_size=1, max_size=25)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_peak_never_decreases_but_by_an_operator_entry(tmp_path_factory, ops) -> None:  # noqa: ANN001
+    """Across restarts, config changes, torn writes and refused non-finite marks the peak never goes down,
+    except by an operator's reset; a latched halt survives every restart and config; a torn line blocks
+    entries (LEDGER_CORRUPT) until an operator's repair."""
+    import json
+
+    p = tmp_path_factory.mktemp("ledger") / "risk" / "ledger.jsonl"
+    cfg = GuardConfig(max_drawdown_pct=30)
+    led = RiskLedger(p, cfg)
+    peak, halted, torn = None, False, False
+    for op, arg in ops:
+        if op == "mark":
+            led.mark_equity(arg, ts=T0)
+        elif op == "bad_mark":
+            with pytest.raises(ValueError):
+                led.mark_equity(arg, ts=T0)
+        elif op == "restart":
+            cfg = GuardConfig(max_drawdown_pct=arg)
+            led = RiskLedger(p, cfg)
+        elif op == "torn":
+            line = json.dumps({"equity": 5e9, "ts": T0.isoformat(), "type": "equity"})[:arg]
+            p.parent.mkdir(parents=True, exist_ok=True)
+            with p.open("a") as fh:
+                fh.write(line + "\n")
+            led = RiskLedger(p, cfg)
+            torn = True
+        elif op == "reset":
+            led.reset_peak("amy", "new capital", arg)
+            peak = arg
+        elif op == "repair":
+            led.repair("amy", "checked the torn line")
+            torn = False
+        st_ = RiskLedger(p, cfg).state(T0)
+        if op not in ("reset",) and peak is not None:
+            assert st_.peak_equity is not None and st_.peak_equity >= peak, (op, arg, st_.peak_equity, peak)
+        peak = st_.peak_equity if st_.peak_equity is not None else peak
+        if halted and op not in ("reset",):
+            assert st_.halted, f"{op} {arg} unlatched the drawdown halt"
+        halted = st_.halted
+        assert (ReasonCode.LEDGER_CORRUPT in st_.active_halts) is torn, (op, st_.active_halts)
+
+
+def test_latch_is_an_entry_and_a_looser_config_keeps_it(tmp_path: Path) -> None:
+    p = tmp_path / "l.jsonl"
+    led = RiskLedger(p, GuardConfig(max_drawdown_pct=30))
+    led.mark_equity(100.0, ts=T0)
+    led.mark_equity(64.0, ts=T0 + timedelta(minutes=1))
+    assert '"type": "halt_latched"' in p.read_text()
+    assert RiskLedger(p, GuardConfig(max_drawdown_pct=90)).state().halted
+    led.clear_halt("amy", "reviewed")
+    assert not RiskLedger(p, GuardConfig(max_drawdown_pct=90)).state().halted

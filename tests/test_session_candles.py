@@ -108,3 +108,51 @@ def test_real_exports_read_without_loss(rel: str, symbol: str | None, column: st
     s = read_candles(p, symbol=symbol)
     assert len(s) > 1000 and s.time_column == column and s.dropped == {}
     assert all(a.ts < b.ts for a, b in zip(s.bars, s.bars[1:]))
+
+
+# -- the bar clock (issue 11 hole 5): a bar ends at open + interval, never open + the gap ---------------------
+
+def test_clock_ignores_weekend_gaps_and_recognises_weekday_sessions() -> None:
+    from datetime import timedelta
+
+    from trading.market.candles import Bar
+    from trading.market.clock import BarClock, infer_interval
+
+    days = [datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=i) for i in range(30)]
+    weekdays = [d for d in days if d.weekday() < 5]
+    assert infer_interval(weekdays) == timedelta(days=1)          # the weekend gaps are the tail
+    clock = BarClock.for_bars([Bar(t, 1, 1, 1, 1) for t in weekdays])
+    assert clock.calendar == "weekdays"
+    fri = next(d for d in weekdays if d.weekday() == 4)
+    assert clock.end(Bar(fri, 1, 1, 1, 1)) == fri + timedelta(days=1)      # Saturday 00:00, not Monday
+    crypto = BarClock.for_bars([Bar(t, 1, 1, 1, 1) for t in days])
+    assert crypto.calendar == "24/7"
+    live = BarClock()                                              # learnt bar by bar (no declaration)
+    assert live.step(Bar(weekdays[0], 1, 1, 1, 1)) == weekdays[0]  # unknown interval: ends at its open
+    for t in weekdays[1:8]:
+        end = live.step(Bar(t, 1, 1, 1, 1))
+        assert end - t <= timedelta(days=1), (t, end)
+    with pytest.raises(ValueError):
+        BarClock(interval=timedelta(0))
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared data folder absent")
+@pytest.mark.parametrize("rel,interval,calendar", [
+    ("B4_spy_daily_2022_2023/SPY.csv", "1 day", "weekdays"),
+    ("B3_mplfinance_spx_1m_intraday_and_spy_daily/SP500_NOV2019_IDay.csv", "1 minute", "24/7"),
+    ("A1_binanceus_btc_1m_2023-03_svb_usdc_depeg/BTCUSD_1m_20230301_20230321.csv", "1 minute", "24/7"),
+])
+def test_clock_on_real_series_never_stretches_a_bar_over_a_gap(rel: str, interval: str, calendar: str) -> None:
+    """SPY daily (weekends, holidays) and S&P 1-minute RTH bars (overnight gaps): every bar ends before the
+    next one opens and lasts exactly the series' interval (or less, for a daily bar capped at midnight)."""
+    from trading.market.clock import BarClock
+
+    p = SHARED / rel
+    if not p.is_file():
+        pytest.skip(f"{rel} absent")
+    bars = read_candles(p).bars
+    clock = BarClock.for_bars(bars)
+    assert clock.interval == pd.Timedelta(interval).to_pytimedelta() and clock.calendar == calendar
+    for a, nxt in zip(bars, bars[1:]):
+        end = clock.end(a)
+        assert a.ts < end <= nxt.ts and end - a.ts <= clock.interval, (a.ts, end, nxt.ts)

@@ -3,6 +3,7 @@ outcome JSON + snapshots, one trade_cycle_id per cycle in the event log, a sessi
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -146,14 +147,38 @@ def test_warden_run_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
     assert "no time column" in r.stderr and "when" in r.stderr
 
 
-def test_a_second_paper_run_starts_clean(tmp_path: Path) -> None:
-    """A paper broker is a fresh account per run: its ledger and positions never leak into the next."""
+def test_a_second_paper_run_resumes_the_account_by_default(tmp_path: Path) -> None:
+    """The paper account lives in the data dir: a second run resumes it (position, working bracket, ledger)
+    with ids that continue where run 1 stopped."""
+    rows = make_rows(250, seed=1)
+    settings = Settings(data_dir=tmp_path)
+    s1, _ = open_session(settings, make_broker("paper", settings), symbol="ES")
+    s1.run([Bar(*r) for r in rows], flatten_at_end=False)
+    pos1, orders1 = s1.broker.positions(), s1.broker.open_orders()
+    assert pos1 and orders1                                     # run 1 ends short with a live bracket
+    s2, problems = open_session(settings, make_broker("paper", settings), symbol="ES")
+    s2.start()
+    assert problems == [] and s2.executor.last_reconcile.ok
+    assert s2.broker.account_id == s1.broker.account_id and s1.files.ledger == s2.files.ledger
+    assert s2.broker.positions() == pos1
+    assert {o.order_id for o in s2.broker.open_orders()} == {o.order_id for o in orders1}
+    assert s2.executor.open_trade("ES") is not None             # run 1's trade is still managed
+    known = {f.exec_id for f in s1.broker.executions()}
+    nxt = s2.broker.place_reduce_only("x", "ES", Side.BUY, 1)
+    assert nxt.order_id not in {o.order_id for o in orders1} and nxt.order_id.startswith(s1.broker.account_id)
+    new = s2.broker.on_bar("ES", Bar(rows[-1][0] + timedelta(minutes=1), *rows[-1][1:]))
+    assert new and not {f.exec_id for f in new} & known         # exec ids continue, never reused
+
+
+def test_a_fresh_paper_account_starts_clean(tmp_path: Path) -> None:
+    """``fresh_account=True`` is the explicit choice of a new account: run 1's ledger, positions and
+    records never leak into it."""
     rows = make_rows(250, seed=1)
     settings = Settings(data_dir=tmp_path)
     s1, _ = open_session(settings, make_broker("paper", settings), symbol="ES")
     s1.run([Bar(*r) for r in rows], flatten_at_end=False)
     assert s1.broker.positions() and s1.broker.open_orders()     # run 1 ends short with a live bracket
-    s2, problems = open_session(settings, make_broker("paper", settings), symbol="ES")
+    s2, problems = open_session(settings, make_broker("paper", settings, fresh_account=True), symbol="ES")
     s2.start()
     assert problems == [] and s2.executor.last_reconcile.ok
     assert s2.executor.last_reconcile.closed_orders == []       # run 1's records are not touched
@@ -183,8 +208,9 @@ def test_breakout_rule_entries_exits_and_levels() -> None:
     up = rule(_trend_bars(80, step=0.0, last_jump=6), _ctx())
     assert up.side is Side.BUY and up.label == "BREAKOUT_BUY"
     atr = up.features["atr"]
-    assert up.stop == pytest.approx(round((up.price - 1.5 * atr) * 4) / 4)
-    assert up.target == pytest.approx(round((up.price + 3 * atr) * 4) / 4)
+    # a long's stop and target round DOWN to the 0.25 tick (safe direction: the stop only widens)
+    assert up.stop == pytest.approx(math.floor((up.price - 1.5 * atr) * 4) / 4)
+    assert up.target == pytest.approx(math.floor((up.price + 3 * atr) * 4) / 4)
     assert up.stop < up.price < up.target and 0.5 <= up.confidence <= 1
     down = rule(_trend_bars(80, last_jump=-6), _ctx())
     assert down.side is Side.SELL and down.target < down.price < down.stop
@@ -327,8 +353,8 @@ def test_binary_window_through_the_loop_is_resolved_from_candles(tmp_path: Path)
     assert out is not None and out.source == "candles" and out.winner == "Up" and out.won
     assert out.pnl == pytest.approx(10 * (1 - 0.42))
     assert summary.trades == 1 and summary.win_rate_pct == 100.0
-    # the venue still lists the settled (unredeemed) shares: not a reconcile mismatch
-    assert venue.positions()[0].qty == 10
+    # the paper venue settled the shares at 1 (cash moved); the journal's fills still hold them: no mismatch
+    assert venue.positions() == [] and venue.account().cash == pytest.approx(100_000 + 10 * (1 - 0.42))
     rep = session.executor.reconcile("manual")
     assert rep.ok, rep.describe()
 
@@ -374,7 +400,8 @@ def test_sell_signal_buys_down_share_and_venue_errors_are_counted(tmp_path: Path
         return Signal(symbol="BTC", side=side, confidence=0.8, price=100.0, ts=ctx.now) if side else None
 
     def agree(signal, ctx):  # noqa: ANN001, ANN202
-        return Advisory(action=AdvisoryAction.BUY, confidence=0.8, ts=ctx.now, source="test")
+        # honest: agrees with the view it is asked about (SELL BTC), which the venue maps to BUY Down
+        return Advisory(action=AdvisoryAction(signal.side.value), confidence=0.8, ts=ctx.now, source="test")
 
     venue = DownVenue(commission_per_contract=0.0)
     session, _ = open_session(Settings(data_dir=tmp_path), venue, symbol="BTC", signals=two, advisor=agree, qty=10)

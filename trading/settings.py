@@ -5,10 +5,14 @@ The TOML file is ``./warden.toml`` unless WARDEN_CONFIG names another one.
 
 Failure contract: ``load_settings`` raises ``ConfigError`` (a ValueError) naming every bad field and its
 environment variable; an unknown key raises too (``extra="forbid"``), and so does a WARDEN_CONFIG that
-names no file. Nothing invalid is silently replaced by a default.
+names no file, an unknown ``WARDEN_*`` variable (with a did-you-mean: a misspelt variable must not be
+silently ignored any more than a misspelt TOML key) and a NaN or infinite number anywhere (a NaN loss cap
+compares False with everything and would switch the guard off). Nothing invalid is silently replaced by a
+default.
 """
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -25,13 +29,16 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from trading.domain.instruments import InstrumentDecl
+from trading.domain.instruments import configure as configure_instruments
+
 Port = Annotated[int, Field(gt=0, lt=65536)]
 AtLeastOne = Annotated[int, Field(ge=1)]
 
 
 class _Section(BaseModel):
-    # a misspelt key in warden.toml must fail loudly, not be ignored
-    model_config = ConfigDict(extra="forbid")
+    # a misspelt key in warden.toml must fail loudly, not be ignored; NaN / inf are never a setting
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class GuardConfig(_Section):
@@ -43,7 +50,9 @@ class GuardConfig(_Section):
         description="signal confidence at/above which an advisory-only WAIT may be overridden; None = never")
     require_advisory: bool = True
     advisory_max_age_s: PositiveFloat = 120.0
-    cap_reduce_only_qty: bool = False   # True: cap an oversized exit to the live position instead of blocking
+    cap_reduce_only_qty: bool = Field(
+        default=True, description="an exit larger than the LIVE position is reduced to it (REDUCE_ONLY_CAPPED); "
+        "False: refused (REDUCE_ONLY_VIOLATION). Wrong-side and flat-book exits are blocked either way")
     block_on_advisory_conflict: bool = True
     max_drawdown_pct: float = Field(default=30.0, gt=0, lt=100)
     max_consecutive_losses: AtLeastOne = 4
@@ -55,11 +64,23 @@ class GuardConfig(_Section):
     min_seconds_between_entries: NonNegativeFloat = 0.0
     max_orders_per_minute: AtLeastOne = 30
     max_position_qty: float = Field(default=10.0, gt=0, description="max |position| per symbol, contracts/shares")
+    risk_per_trade: PositiveFloat | None = Field(
+        default=None, description="risk-based sizing: entry quantity whose stop-out loses this much (account "
+        "currency), rounded down to the instrument's size step; None = the fixed --qty")
+    max_notional_x_equity: PositiveFloat = Field(
+        default=10.0, description="an entry whose notional exceeds this multiple of equity is refused")
 
 
 class LLMConfig(_Section):
-    provider: Literal["offline", "bedrock"] = "offline"
+    provider: Literal["offline", "bedrock", "openai"] = "offline"
     model_id: str = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+    # OpenAI-compatible endpoint (Ollama http://127.0.0.1:11434/v1, vLLM, LM Studio, llama.cpp server) for
+    # provider "openai"; for "bedrock" an endpoint override (a VPC endpoint or a local fake). docs/llm.md
+    base_url: str = ""
+    api_key_env: str = "OPENAI_API_KEY"     # the variable holding the key (a local server needs none)
+    structured_output: Literal["json_schema", "tools"] = "json_schema"
+    # output token ceiling per role; roles not listed get agents.llm_limits' size from their schema
+    max_tokens_by_role: dict[str, int] = Field(default_factory=dict)
     region: str = "us-east-1"
     connect_timeout_s: PositiveFloat = 5.0
     read_timeout_s: PositiveFloat = 30.0
@@ -78,6 +99,19 @@ class RagConfig(_Section):
     text_embedding: Literal["hashing", "minilm", "titan"] = "hashing"
 
 
+class MemoryRuleConfig(_Section):
+    """The decision agent's memory rule (agents/decision.py, docs/memory.md): when similar past cycles
+    may advise WAIT, and how the loop keeps sampling after a memory WAIT."""
+    min_sample: float = Field(default=20.0, ge=1)          # effective (decayed) similar cycles before a WAIT
+    bad_win_rate: float = Field(default=0.4, ge=0, le=1)   # shrunk win rate below this advises WAIT
+    prior_win_rate: float = Field(default=0.5, ge=0, le=1) # small samples shrink toward this
+    prior_strength: float = Field(default=10.0, ge=0)      # ... with the weight of this many cycles
+    half_life_days: float = Field(default=14.0, gt=0)      # a cycle this old counts half
+    neighbours: int = Field(default=30, ge=1, le=500)      # similar cycles looked up
+    explore_rate: float = Field(default=0.1, ge=0, le=1)   # paper: share of memory WAITs let through
+    max_consecutive_vetoes: int = Field(default=20, ge=1)  # any venue: then the next one is let through
+
+
 class BrokerConfig(_Section):
     kind: Literal["paper", "ib", "polymarket"] = "paper"
     ib_host: str = "127.0.0.1"
@@ -85,6 +119,7 @@ class BrokerConfig(_Section):
     ib_client_id: NonNegativeInt = 17
     polymarket_host: str = "https://clob.polymarket.com"
     polymarket_data_host: str = "https://data-api.polymarket.com"
+    polymarket_gamma_host: str = "https://gamma-api.polymarket.com"   # market metadata (slugs -> tokens)
     polymarket_chain_id: int = 137
     commission_per_contract: NonNegativeFloat = 2.25
     slippage_ticks: NonNegativeFloat = 0.0
@@ -95,7 +130,8 @@ class BrokerConfig(_Section):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="WARDEN_", env_nested_delimiter="__", extra="forbid", validate_default=True)
+        env_prefix="WARDEN_", env_nested_delimiter="__", extra="forbid", validate_default=True,
+        allow_inf_nan=False)
 
     data_dir: Path = Path("rag_data")
     tz_mytrader: str = "America/Chicago"
@@ -103,6 +139,9 @@ class Settings(BaseSettings):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     rag: RagConfig = Field(default_factory=RagConfig)
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    memory_rule: MemoryRuleConfig = Field(default_factory=MemoryRuleConfig)
+    # [instruments.NAME] tables: extra or overriding instrument specs (trading/domain/instruments.py)
+    instruments: dict[str, InstrumentDecl] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -129,10 +168,42 @@ class ConfigError(ValueError):
     """Invalid configuration; the message names the offending field(s)."""
 
 
+# WARDEN_* variables read outside the settings model
+OTHER_ENV_VARS = frozenset({"WARDEN_CONFIG", "WARDEN_MINILM_DIR"})
+
+
+def known_env_vars() -> list[str]:
+    """Every WARDEN_* variable the settings read: top-level fields, sections and their fields."""
+    names = set(OTHER_ENV_VARS)
+    for name, f in Settings.model_fields.items():
+        names.add(f"WARDEN_{name.upper()}")
+        sub = f.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            names.update(f"WARDEN_{name.upper()}__{k.upper()}" for k in sub.model_fields)
+    return sorted(names)
+
+
+def check_env_vars(environ: dict[str, str] | None = None) -> None:
+    """Refuse unknown WARDEN_* variables, naming each with the closest known one."""
+    env = os.environ if environ is None else environ
+    known = known_env_vars()
+    bad = []
+    for var in sorted(k for k in env if k.upper().startswith("WARDEN_")):
+        if var.upper() in known:
+            continue
+        close = difflib.get_close_matches(var.upper(), known, n=1, cutoff=0.6)
+        bad.append(f"{var}" + (f" (did you mean {close[0]}?)" if close else ""))
+    if bad:
+        raise ConfigError("unknown environment variable " + "; ".join(bad))
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Load and validate settings; raise ConfigError naming each bad field."""
+    """Load and validate settings; raise ConfigError naming each bad field or unknown WARDEN_* variable."""
+    check_env_vars()
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+        configure_instruments(settings.instruments)    # [instruments.NAME] tables win over the built-ins
+        return settings
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from graphs.advisory_state import GuardedDecision
+from tools.render_safety import term_text
 from trading.domain.models import AdvisoryAction
 
 
 class LiveDisplay:
-    """A Rich live table of the last cycles: time, cycle, advice, verdict, position, PnL."""
+    """A Rich live table of the last cycles: time, cycle, advice, verdict, position, PnL and the risk agent's
+    explanation of the verdict (escaped: a model's text never becomes markup)."""
 
     def __init__(self, console: Any = None, rows: int = 12, start_equity: float | None = None) -> None:
         from rich.console import Console
@@ -40,7 +42,7 @@ class LiveDisplay:
         from rich.table import Table
 
         t = Table(title="warden advisory cycles", expand=False)
-        for col in ("time", "cycle", "advice", "verdict", "position", "PnL"):
+        for col in ("time", "cycle", "advice", "verdict", "position", "PnL", "why (risk agent)"):
             t.add_column(col)
         for r in self.rows:
             t.add_row(*r)
@@ -61,6 +63,9 @@ class LiveDisplay:
             verdict = ("SENT " if d.executed else "ALLOW " if d.allowed else "BLOCK ") + \
                 (",".join(c.value for c in d.reason_codes) or "-")
         when = d.advisory.ts.strftime("%Y-%m-%d %H:%M") if d.advisory else ""
-        self.rows = (self.rows + [(when, d.trade_cycle_id[:8], adv, verdict, str(pos), pnl)])[-self.max_rows:]
+        # the risk agent's explanation of the verdict: untrusted when a model wrote it, so printed inert
+        why = term_text(" ".join(d.explanation.split()))
+        why = why if len(why) <= 70 else why[:69] + "…"
+        self.rows = (self.rows + [(when, d.trade_cycle_id[:8], adv, verdict, str(pos), pnl, why)])[-self.max_rows:]
         if self._live is not None:
             self._live.update(self._table())

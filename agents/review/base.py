@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from agents.grounding import NumberPool, ungrounded_numbers
 from agents.llm import LLMUnavailable, Reasoner
+from agents.review.boxing import box_team
 from agents.review.catalogue import recommend
 from tools.review.forensics import Forensics
 from tools.review.report import (
@@ -189,10 +190,16 @@ def _texts(rep: TeamReport) -> list[tuple[str, str]]:
     return out
 
 
-def grounding_flags(rep: BaseModel, texts: list[tuple[str, str]], evidence: Mapping[str, Any]) -> list[str]:
+def grounding_flags(rep: BaseModel, texts: list[tuple[str, str]], evidence: Mapping[str, Any],
+                    trusted: frozenset[str] = frozenset()) -> list[str]:
+    """``where: numbers`` for each text with a number no tool produced. ``trusted``: texts the offline
+    policy wrote itself from the tool results (its numbers are the tools' by construction); a model's
+    text is checked whatever it is."""
     pool = NumberPool(evidence)
     flags = []
     for where, text in texts:
+        if text in trusted:
+            continue
         bad = ungrounded_numbers(text, evidence, pool=pool)
         if bad:
             flags.append(f"{where}: {', '.join(dict.fromkeys(bad))}")
@@ -232,14 +239,21 @@ def run_team(ctx: ReviewContext, team: str, prompt: str, gather: Gather, policy:
             errors.append(f"plots failed: {type(exc).__name__}: {exc}")
     ev = jsonable(ev_raw, ctx.zone)
     used = getattr(ctx.reasoner, "name", "offline")
-    try:
-        rep = ctx.reasoner.reason(team, prompt, ev, TeamReport, policy)
-    except LLMUnavailable as exc:  # the seam's one failure: the documented policy answers instead
-        log.error("run %s review team %s: reasoner %s failed (%s); using the offline policy", ctx.run_id, team,
-                  getattr(ctx.reasoner, "name", "?"), exc)
-        errors.append(f"reasoner {getattr(ctx.reasoner, 'name', '?')} failed: {exc}; offline policy used")
-        rep = policy(ev)
-        used = f"offline (fallback: {used} failed)"
+    offline = policy(ev)             # the tool-built lists a model may only rank and phrase (agents/review/boxing.py)
+    boxed: list[str] = []
+    if used == "offline":
+        rep = ctx.reasoner.reason(team, prompt, ev, TeamReport, policy, f"review:{ctx.run_id}")
+    else:
+        try:
+            model = ctx.reasoner.reason(team, prompt, ev, TeamReport, policy, f"review:{ctx.run_id}")
+        except LLMUnavailable as exc:  # the seam's one failure: the documented policy answers instead
+            log.error("run %s review team %s: reasoner %s failed (%s); using the offline policy", ctx.run_id,
+                      team, used, exc)
+            errors.append(f"reasoner {used} failed: {exc}; offline policy used")
+            rep = offline
+            used = f"offline (fallback: {used} failed)"
+        else:
+            rep, boxed = box_team(offline, model, ev)
     # tool-owned fields: never the reasoner's. A reasoner cannot approve its own change either: every
     # recommendation starts pending (the validator approves those that need no approval).
     recs = [Recommendation.model_validate({**r.model_dump(), "status": "pending_approval", "approved_by": ""})
@@ -252,8 +266,8 @@ def run_team(ctx: ReviewContext, team: str, prompt: str, gather: Gather, policy:
         "could_not_run": [NotRun.model_validate(n) for n in ev.get("not_run", [])],
         "artifacts": artifacts, "errors": list(rep.errors) + errors,
         "reasoner": used})
-    flags = grounding_flags(rep, _texts(rep), ev)
+    flags = grounding_flags(rep, _texts(rep), ev, frozenset(t for _, t in _texts(offline)))
     flags += [f"seam: {x}" for x in rep.ungrounded_numbers if not any(x in f for f in flags)]
-    rep = rep.model_copy(update={"grounding_flags": flags})
+    rep = rep.model_copy(update={"grounding_flags": flags + boxed})
     log.info("review team %s done in %.3f s", team, time.perf_counter() - t0)
     return rep

@@ -13,8 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from agents.review.base import ReportBuilder, ReviewContext, run_team, trim
+from agents.review.strength import finish
 from tools.review import forensics as ftool
+from tools.review.markdown import currency, money, plural
 from tools.review.report import TeamReport
+from tools.review.sre import unknown_lines
 
 TEAM = "forensics"
 PROMPT = """You are the Data Archaeologist leading the Data Forensics team of an incident review.
@@ -49,7 +52,7 @@ def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
                   "last_pass": fx.resolution_passes[-1][0] if fx.resolution_passes else None,
                   "max_pending": max((p[1] for p in fx.resolution_passes), default=0)},
         log_stats={n: {"records": d.records, "bytes": d.stats.get("bytes_read"), "lines": d.stats.get("lines"),
-                       "unknown_lines": sum(d.stats.get("unknown", {}).values()), "first": d.first, "last": d.last}
+                       "unknown_lines": unknown_lines(d.stats), "first": d.first, "last": d.last}
                    for n, d in fx.logs.items()},
         tables={
             "Reconstructed outcomes": trim([{**t.as_outcome_row(), "evidence": "; ".join(t.evidence[:2])}
@@ -66,9 +69,11 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
     m = ev["metrics"]
     det = b.detections
     src = ", ".join(f"{k}: {v}" for k, v in (m.get("by_source") or {}).items()) or "none"
-    summary = (f"{m['trades']} trades found; {m['outcomes_recorded']} outcomes recorded by the bot, "
+    ccy = currency(ev["bundle_kind"])
+    summary = (f"{plural(m['trades'], 'trade')} found; {plural(m['outcomes_recorded'], 'outcome')} recorded by the bot, "
                f"{m['outcomes_reconstructed']} reconstructed (by source {src}), {m['unresolved']} unresolved. "
-               f"Record: {m['wins']} wins, {m['losses']} losses, net PnL {m['net_pnl']}.")
+               f"Record: {plural(m['wins'], 'win')}, {plural(m['losses'], 'loss', 'losses')}, net PnL "
+               f"{money(m['net_pnl'], ccy)}.")
     b.fact("Reconstructed trade record", summary, ["outcomes.csv"])
     err = (ev.get("errors") or [None])[0]
     rf = det.get("OUTCOME_RECORDING_FAILED")
@@ -76,7 +81,7 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
         b.fact("Outcomes were never recorded", rf["summary"], rf["evidence"])
     if err:
         b.fact("Dominant error signature",
-               f"'{err['signature']}' in {err['source']}: {err['count']} occurrences ({err['swallowed']} logged as "
+               f"'{err['signature']}' in {err['source']}: {plural(err['count'], 'occurrence')} ({err['swallowed']} logged as "
                f"ignored), first {err['first']}, last {err['last']}, {err['trades_hit']} trades hit.", err["refs"][:3])
         if err.get("likely_cause"):
             b.hypothesis("Likely cause of the recording failure", f"{err['likely_cause']}; fix: {err['fix']}.",
@@ -93,7 +98,7 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
     if tg:
         b.fact("Trade record incomplete", tg["summary"], tg["evidence"])
     if m.get("unresolved"):
-        b.fact("Unresolved trades", f"{m['unresolved']} trade(s) could not be resolved from any source in the bundle; "
+        b.fact("Unresolved trades", f"{plural(m['unresolved'], 'trade')} could not be resolved from any source in the bundle; "
                "risk treats them as losses at their window's end (worst case).")
     # the seed's questions
     if rf:
@@ -105,14 +110,16 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
                  "No recording failure is visible: every trade past its resolution time has an outcome, or the "
                  "journal needed to check is missing (see 'could not run').", "unknown")
     b.answer("Can we recover the missing outcome data?",
-             f"Yes for {m['outcomes_reconstructed']} trades (by source {src}); {m['unresolved']} remain unresolved.",
+             f"Yes for {plural(m['outcomes_reconstructed'], 'trade')} (by source {src}); {m['unresolved']} "
+             f"{'remains' if m['unresolved'] == 1 else 'remain'} unresolved.",
              "fact")
     b.answer("What was the actual win/loss record?",
-             f"{m['wins']} wins and {m['losses']} losses out of {m['trades']} trades, net PnL {m['net_pnl']}.", "fact")
+             f"{plural(m['wins'], 'win')} and {plural(m['losses'], 'loss', 'losses')} out of "
+             f"{plural(m['trades'], 'trade')}, net PnL {money(m['net_pnl'], ccy)}.", "fact")
     if ev.get("first_loss_at"):
         b.answer("When exactly did the losses occur?",
                  f"Losses resolved from {ev['first_loss_at']} to {ev['last_loss_at']}; the largest single loss was "
-                 f"{ev['largest_loss']}. The per-trade times are in timeline.csv and outcomes.csv.", "fact")
+                 f"{money(ev['largest_loss'], ccy)}. The per-trade times are in timeline.csv and outcomes.csv.", "fact")
     b.conclusions.append(summary)
     if rf:
         cause = err["likely_cause"] if err and err.get("likely_cause") else "see the error signatures"
@@ -120,7 +127,7 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
         b.conclusions.append("Outcome recording failed silently; the record above is reconstructed, not recorded.")
     if tg:
         b.recommend("TELEMETRY_GAP")
-    return b.build(summary)
+    return finish(b.build(summary), m["trades"], "trades")
 
 
 def run(ctx: ReviewContext) -> TeamReport:

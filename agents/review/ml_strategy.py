@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 
 from agents.review.base import ReportBuilder, ReviewContext, run_team
+from agents.review.strength import finish, last
 from tools.review import ml_calibration as cal
 from tools.review import plots as incident_plots
+from tools.review.markdown import currency, money
 from tools.review.report import NotRun, RootCause, RootCauseCode, TeamReport
 
 TEAM = "ml_strategy"
@@ -74,7 +76,8 @@ def gather(ctx: ReviewContext) -> tuple[dict[str, Any], dict[str, Any]]:
             code=RootCauseCode.MODEL_MISCALIBRATED, teams=[TEAM],
             summary=(f"Over {r['n']} resolved trades the model's stated {a['prob_field']} averaged {r['mean_prob']} "
                      f"but the win rate was {r['win_rate']}; Brier {r['brier']} vs {r['brier_base_rate']} for the base "
-                     f"rate, ECE {r['ece']} (binomial p={r['win_rate_vs_stated_pvalue']:.2g})."),
+                     f"rate (95% CI {r['brier_ci_low']} to {r['brier_ci_high']}), ECE {r['ece']} (binomial "
+                     f"p={r['win_rate_vs_stated_pvalue']:.2g}; n={r['n']}, {r['miscalibration_strength']})."),
             evidence=["outcomes.csv", "plots/reliability.png"]))
     metrics = {k: v for k, v in r.items() if not isinstance(v, (list, dict))}
     metrics.update(probability_field=a["prob_field"], resolved_trades=a["n_resolved"],
@@ -105,46 +108,62 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
     if not n:
         summary = "No resolved trade carries a stated probability: calibration could not be measured."
         b.answer("Is the model broken or performing as designed?", "Unknown: no probabilities to test.", "unknown")
-        return b.build(summary)
+        return finish(b.build(summary), 0, "resolved trades")
     pf = m["probability_field"]
     b.fact("Stated probability vs outcome",
            f"{n} resolved trades: mean stated {pf} {m['mean_prob']}, win rate {m['win_rate']} (overconfidence "
            f"{m['overconfidence']}); Brier {m['brier']} vs {m['brier_base_rate']} for the base rate and "
-           f"{m['brier_coin']} for a coin; log loss {m['log_loss']} vs {m['log_loss_base_rate']}; ECE {m['ece']}.",
-           ["outcomes.csv"])
+           f"{m['brier_coin']} for a coin (Brier 95% CI {m['brier_ci_low']} to {m['brier_ci_high']}; reliability "
+           f"{m['brier_reliability']}, resolution {m['brier_resolution']}, uncertainty {m['brier_uncertainty']}); "
+           f"win rate 95% CI {m['win_rate_ci_low']} to {m['win_rate_ci_high']}; log loss {m['log_loss']} vs "
+           f"{m['log_loss_base_rate']}; ECE {m['ece']}.", ["outcomes.csv"])
+    last(b, {"n": n, "strength": m["brier_strength"],
+             "test": "Brier vs base rate, bootstrap; Wilson CI of the win rate"})
     if m.get("mean_price") is not None:
         b.fact("Edge: stated vs realized",
                f"Mean price paid {m['mean_price']}: stated edge {m['edge_stated']} per share, realized edge "
                f"{m['edge_realized']}.", contributing=True)
+        last(b, {"n": n, "strength": m["win_rate_strength"], "test": "binomial test of the win rate vs the mean stated probability"})
     th = [t for t in (ev.get("thresholds") or []) if t["trades"]]
     beats = None
     if th:
         best = max(th, key=lambda t: (t["win_rate"] or 0.0))
         text = (f"At {pf} >= {best['threshold']} there were {best['trades']} trades with win rate {best['win_rate']}"
-                + (f" and PnL {best['pnl']}" if best.get("pnl") is not None else "") + ".")
+                + (f" and PnL {money(best['pnl'], currency(ev['bundle_kind']))}" if best.get("pnl") is not None else "")
+                + ".")
         if m.get("mean_price") is not None:
             beats = (best["win_rate"] or 0.0) > m["mean_price"]
             text += (" Even the best threshold stays below the break-even win rate (the mean price paid, "
                      f"{m['mean_price']})." if not beats else
                      f" That threshold beats the break-even win rate (mean price {m['mean_price']}).")
         b.fact("Confidence thresholds", text)
+        last(b, {"n": best["trades"], "strength": "confirmed" if best["trades"] >= 20 else "inconclusive",
+                 "test": "win rate per threshold (a tally; no test)"})
     drifted = [d for d in ev.get("drift") or [] if d["drifted"]]
     for d in ev.get("drift") or []:
         b.fact(f"Drift of {d['feature']}",
                f"reference mean {d['mean_reference']} (n={d['n_reference']}) vs incident {d['mean_current']} "
                f"(n={d['n_current']}): PSI {d['psi']} ({d['psi_label']}), KS {d['ks_stat']} (p={d['ks_pvalue']}).",
                contributing=d["drifted"])
+        last(b, {"n": d["n_reference"] + d["n_current"], "strength": "confirmed" if d["drifted"] else "inconclusive",
+                 "test": "two-sample Kolmogorov-Smirnov and PSI"})
     mc = det.get("MODEL_MISCALIBRATED")
     b.answer("Is the model broken or performing as designed?",
              (mc["summary"] + " Its probabilities cannot be trusted as stated.") if mc else
              (f"Not shown to be miscalibrated on {n} trades (Brier {m['brier']} vs base rate {m['brier_base_rate']})."
               if m.get("enough_data") else f"Too few resolved trades ({n}) for a verdict."),
              "fact" if mc or m.get("enough_data") else "unknown")
+    last(b, {"n": n, "strength": m.get("miscalibration_strength", "inconclusive") if mc else
+             ("likely" if m.get("enough_data") else "inconclusive"), "test": "binomial test, Brier vs base rate"},
+         on="answer")
     b.answer("Are confidence thresholds set correctly?",
              "No threshold in the table gives a win rate above the price paid: raising it alone does not restore an "
              "edge." if beats is False else ("A stricter threshold improves the win rate in the table; a backtest "
                                              "must confirm it." if beats else "No price to compare against."),
              "fact" if beats is False else "hypothesis")
+    if th:
+        last(b, {"n": best["trades"], "strength": "confirmed" if best["trades"] >= 20 else "inconclusive",
+                 "test": "win rate at the best threshold (a tally; no test)"}, on="answer")
     b.answer("Has the market changed such that the model is no longer valid?",
              (f"The model's own inputs drifted ({', '.join(d['feature'] for d in drifted)}); with the econophysics "
               "team's regime change this points to a model fitted on a different regime (hypothesis).") if drifted
@@ -162,7 +181,7 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
     if mc:
         b.recommend("MODEL_MISCALIBRATED", mean_prob=m["mean_prob"], win_rate=m["win_rate"],
                             brier=m["brier"], brier_base=m["brier_base_rate"])
-    return b.build(summary)
+    return finish(b.build(summary), n, "resolved trades")
 
 
 def run(ctx: ReviewContext) -> TeamReport:

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from agents.review.base import ReportBuilder, ReviewContext, run_team, trim
+from agents.review.strength import finish
 from tools.review import plots as incident_plots
 from tools.review import risk as rtool
+from tools.review.markdown import currency, money, num, plural
 from tools.review.report import ChangeType, NotRun, Recommendation, TeamReport
 
 TEAM = "risk"
@@ -75,10 +77,14 @@ def plots(ctx: ReviewContext, full: dict[str, Any]) -> list[str]:
     fx = ctx.fx
     bot = [(b[0], float(b[1])) for b in fx.balances if b[1] is not None]
     pct = full["start_equity"] is not None
+    times = [t for p in fx.positions for t in (p.entry_time, p.exit_time, p.resolved_at) if t is not None]
+    halt = full["metrics"].get("halt_should_have_fired_at")
+    focus = (min(times + ([halt] if halt else [])), max(times)) if times else None
     path = incident_plots.equity_curve(
-        curve, Path(ctx.out) / "plots" / "equity_curve.png", halt_at=full["metrics"].get("halt_should_have_fired_at"),
-        limit_pct=full["limit_pct"] if pct else None, bot_balance=bot, percent=pct,
-        title="True equity vs the bot's view" if pct else "Cumulative PnL from fills (no account balance in bundle)")
+        curve, Path(ctx.out) / "plots" / "equity_curve.png", halt_at=halt,
+        limit_pct=full["limit_pct"] if pct else None, bot_balance=bot, percent=pct, focus=focus, ccy=currency(fx.kind),
+        title="True equity vs the bot's view (zoomed to the trades)" if pct else
+        "Cumulative PnL from fills vs the broker's view (no account balance in the bundle)")
     return [str(path.relative_to(ctx.out))]
 
 
@@ -88,13 +94,15 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
     det = b.detections
     g = ev["guard_config"]
     lim = m["drawdown_limit_pct"]
+    ccy = currency(ev["bundle_kind"])
     if m.get("starting_balance") is not None and m.get("true_peak_balance") is not None:
-        b.fact("True equity", f"Starting balance {m['starting_balance']}, true peak {m['true_peak_balance']}, final "
-               f"{m['final_balance']}: maximum drawdown {m['max_drawdown_pct']}% ({m['max_drawdown_usd']}).",
+        b.fact("True equity", f"Starting balance {money(m['starting_balance'], ccy)}, true peak "
+               f"{money(m['true_peak_balance'], ccy)}, final {money(m['final_balance'], ccy)}: maximum drawdown "
+               f"{m['max_drawdown_pct']}% ({money(m['max_drawdown_usd'], ccy)}).",
                ["plots/equity_curve.png"])
     elif m.get("max_drawdown_usd") is not None:
         b.fact("Cumulative PnL", f"No account balance in the bundle; the PnL curve from fills drew down "
-               f"{m['max_drawdown_usd']} from its high.", ["plots/equity_curve.png"])
+               f"{money(m['max_drawdown_usd'], ccy)} from its high.", ["plots/equity_curve.png"])
     hm = det.get("DRAWDOWN_HALT_MISSED")
     if hm:
         b.fact("The drawdown halt should have fired", hm["summary"], hm["evidence"])
@@ -115,17 +123,17 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
                f"Replaying only what the bot recorded, with the never-reset peak over its own balance readings and "
                f"the unresolved-outcome halt (max_unresolved_outcomes={g['max_unresolved_outcomes']}), entries would "
                f"have been blocked from {m['failsafe_first_block_at']} ({', '.join(m['failsafe_first_block_codes'])}); "
-               f"{m['failsafe_trades_blocked']} trades would not have been placed.")
+               f"{plural(m['failsafe_trades_blocked'], 'trade')} would not have been placed.")
     if m.get("max_position_pct_of_equity") is not None:
         b.fact("Position size against true equity",
                f"Stakes were up to {m['max_position_pct_of_equity']}% of true equity (mean "
-               f"{m['mean_position_pct_of_equity']}%); {m['positions_over_10pct']} positions exceeded "
+               f"{m['mean_position_pct_of_equity']}%); {plural(m['positions_over_10pct'], 'position')} exceeded "
                f"{m['oversize_threshold_pct']}% of it.",
                contributing=bool(m["positions_over_10pct"]))
     if m.get("top_direction_share") is not None and ev.get("by_direction") and ev["bundle_kind"] == "polymarket":
         dirs = ", ".join(f"{k}: {v}" for k, v in ev["by_direction"].items())
         b.fact("Concentration", f"By direction {dirs}; asset HHI {m['hhi']}; "
-               f"{m['windows_with_same_direction_across_assets']} windows held the same direction on several "
+               f"{plural(m['windows_with_same_direction_across_assets'], 'window')} held the same direction on several "
                "(correlated) assets.", contributing=(m["windows_with_same_direction_across_assets"] or 0) > 0)
     for r in ev.get("es_blocked") or []:
         b.fact("An order the guards would have blocked",
@@ -133,7 +141,7 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
                f"(believed position {r['believed_position']}, live {r['live_position']}).", [r["ref"], r["fill_ref"]])
     for u in ev.get("unprotected") or []:
         b.fact("Unprotected position", f"order {u['order_id']} open {u['minutes']} minutes without a stop, PnL "
-               f"{u['pnl']}.", [u["ref"]])
+               f"{money(u['pnl'], ccy)}.", [u["ref"]])
     # answers
     if hm or pr:
         why = []
@@ -154,18 +162,19 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
     if m.get("max_position_pct_of_equity") is not None:
         b.answer("Were position sizes appropriate given balance?",
                  f"No: up to {m['max_position_pct_of_equity']}% of true equity per trade; with the observed streak of "
-                 f"{m['max_loss_streak']} losses, at most {m.get('max_position_pct_for_streak')}% per trade keeps the "
+                 f"{plural(m['max_loss_streak'], 'loss', 'losses')}, at most {m.get('max_position_pct_for_streak')}% per trade keeps the "
                  f"drawdown within {lim}%." if (m["positions_over_10pct"] or 0) > 0 else
                  f"Sizes stayed at or below {m['max_position_pct_of_equity']}% of true equity.", "fact")
     if ev["bundle_kind"] == "polymarket":
         b.answer("Did the bot violate any correlation or exposure limits?",
-                 f"{m.get('windows_with_same_direction_across_assets') or 0} windows held same-direction bets on several "
+                 f"{plural(m.get('windows_with_same_direction_across_assets') or 0, 'window')} held same-direction bets on several "
                  "correlated crypto assets; the bundle states no correlation limit, so none can be shown violated.",
                  "hypothesis")
     elif m.get("orders_replayed"):
         b.answer("Did the bot violate any correlation or exposure limits?",
                  f"{m['orders_guards_would_block']} of {m['orders_replayed']} orders break a guard rule (see the replay "
-                 f"table); {m.get('unprotected_positions', 0)} position(s) were open without protection.", "fact")
+                 f"table); {plural(m.get('unprotected_positions', 0), 'position')} "
+                 f"{'was' if m.get('unprotected_positions', 0) == 1 else 'were'} open without protection.", "fact")
     if hm or pr or ls:
         b.answer("Should risk thresholds be tightened?",
                  f"The {lim}% limit was not the problem (it never saw true equity); add the streak halt "
@@ -174,14 +183,14 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
     elif ev.get("es_blocked"):
         b.answer("Should risk thresholds be tightened?",
                  "No threshold failed: the loss came from an order the guards block by rule (reduce-only, WAIT gate, "
-                 f"entry protection); keep the worst-case cap max_loss_per_trade={g['max_loss_per_trade']}.",
+                 f"entry protection); keep the worst-case cap max_loss_per_trade={money(g['max_loss_per_trade'], ccy)}.",
                  "hypothesis")
     halt_at = m.get("halt_should_have_fired_at")
-    summary = (f"Max drawdown {m.get('max_drawdown_pct')}% against a {lim}% limit"
+    summary = (f"Max drawdown {num(m.get('max_drawdown_pct'))}% against a {lim}% limit"
                + (f"; the halt should have fired at {halt_at}" if halt_at else "")
-               + (f" and {m['trades_after_halt']} trades followed it" if m.get("trades_after_halt") else "") + "."
+               + (f" and {plural(m['trades_after_halt'], 'trade')} followed it" if m.get("trades_after_halt") else "") + "."
                if m.get("starting_balance") is not None else
-               f"No account balance in the bundle; PnL drawdown {m.get('max_drawdown_usd')} from fills; "
+               f"No account balance in the bundle; PnL drawdown {money(m.get('max_drawdown_usd'), ccy)} from fills; "
                f"{m.get('orders_guards_would_block', 0)} of {m.get('orders_replayed', 0)} orders would have been "
                "blocked by the guards.")
     b.conclusions.append(summary)
@@ -189,14 +198,14 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
         b.recommend("DRAWDOWN_HALT_MISSED", limit=lim, max_unresolved=g["max_unresolved_outcomes"],
                             failsafe_blocked=m.get("failsafe_trades_blocked"), halt_at=halt_at)
     if pr:
-        b.recommend("DRAWDOWN_PEAK_RESET", true_peak=m.get("true_peak_balance"))
+        b.recommend("DRAWDOWN_PEAK_RESET", true_peak=money(m.get("true_peak_balance"), ccy))
     if ls:
         st = (ev["metrics"].get("state_consecutive_losses"))
         b.recommend("LOSS_STREAK_UNTRACKED", true_streak=m.get("final_loss_streak"),
                             state_streak=st if st is not None else "a lower number", max_losses=g["max_consecutive_losses"],
                             max_streak=m.get("max_loss_streak"))
     if hl:
-        b.recommend("UNREALIZED_LOSSES_HIDDEN", hidden_max=m.get("hidden_loss_max_usd"))
+        b.recommend("UNREALIZED_LOSSES_HIDDEN", hidden_max=money(m.get("hidden_loss_max_usd"), ccy))
     if (m.get("positions_over_10pct") or 0) > 0 and m.get("max_position_pct_for_streak"):
         b.recs.append(Recommendation(
             id="SIZING-1", title=f"Cap the stake at {m['max_position_pct_for_streak']}% of true equity", team=TEAM,
@@ -205,7 +214,7 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
                     f"{m['max_position_pct_for_streak']}% per trade survives a {m['max_loss_streak']}-loss streak "
                     f"within the {lim}% limit."),
             expected_impact="a losing streak like this one stays inside the drawdown limit"))
-    return b.build(summary)
+    return finish(b.build(summary), int(ev["overview"].get("trades") or 0), "trades")
 
 
 def run(ctx: ReviewContext) -> TeamReport:

@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from agents.review.base import ReportBuilder, ReviewContext, run_team, trim
+from agents.review.strength import finish
 from tools.review import risk as risk_review
 from tools.review import software as software_review
+from tools.review.markdown import currency, money
 from tools.review.report import TeamReport
 
 TEAM = "software"
@@ -92,11 +94,13 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
                f"{m.get('state_contradictions', 0)} state-file field(s) contradict the reconstruction.")
     b.conclusions.append(summary)
     for code in codes:
-        vals = {"order_id": m.get("exit_opened_order_id"), "max_loss": ev["guard_config"]["max_loss_per_trade"],
-                "minutes": m.get("unprotected_minutes"), "broker": m.get("broker_reported_pnl"),
-                "true": m.get("fills_pnl")}
+        ccy = currency(ev["bundle_kind"])
+        vals = {"order_id": m.get("exit_opened_order_id"),
+                "max_loss": money(ev["guard_config"]["max_loss_per_trade"], ccy),
+                "minutes": m.get("unprotected_minutes"), "broker": money(m.get("broker_reported_pnl"), ccy),
+                "true": money(m.get("fills_pnl"), ccy)}
         b.recommend(code, **vals)
-    return b.build(summary)
+    return finish(b.build(summary), int(ev["overview"].get("trades") or 0), "trades")
 
 
 def run(ctx: ReviewContext) -> TeamReport:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agents.review.base import ReportBuilder, ReviewContext, run_team, trim
+from agents.review.strength import finish
 from tools.review import sre as sre_review
 from tools.review.report import TeamReport
 
@@ -101,7 +102,8 @@ def policy(ev: Mapping[str, Any]) -> TeamReport:
     b.conclusions.append(summary)
     if rs:
         b.recommend("SERVICE_RESTARTS", restarts=m["restarts"], unclean=m["unclean_restarts"])
-    return b.build(summary)
+    records = sum((c.get("records") or 0) for c in ev.get("coverage") or [])
+    return finish(b.build(summary), int(records), "log records")
 
 
 def run(ctx: ReviewContext) -> TeamReport:

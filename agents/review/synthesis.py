@@ -17,6 +17,8 @@ from typing import Any
 
 from agents.llm import LLMUnavailable, Reasoner
 from agents.review.base import grounding_flags, jsonable
+from agents.review.boxing import box_final
+from tools.review.markdown import currency, money
 from tools.review.report import (
     CODE_ORDER,
     FinalReport,
@@ -193,18 +195,20 @@ def policy(ev: Mapping[str, Any]) -> FinalReport:
     contributing = [Finding.model_validate(d) for d in ev["contributing"]]
     # executive summary from the tools' numbers only
     parts = []
+    ccy = currency(ev["bundle_kind"])
     if m.get("trades") is not None:
         parts.append(f"The bundle holds {m['trades']} trades; {m['outcomes_recorded']} outcomes were recorded by the "
-                     f"bot and {m['outcomes_reconstructed']} were reconstructed by this review ({m['wins']} wins, "
-                     f"{m['losses']} losses, net PnL {m['net_pnl']}).")
+                     f"bot and {m['outcomes_reconstructed']} {'was' if m['outcomes_reconstructed'] == 1 else 'were'} reconstructed by this review ({m['wins']} wins, "
+                     f"{m['losses']} losses, net PnL {money(m['net_pnl'], ccy)}).")
     if m.get("true_peak_balance") is not None:
-        parts.append(f"True equity fell from a peak of {m['true_peak_balance']} to {m['final_balance']}, a "
+        parts.append(f"True equity fell from a peak of {money(m['true_peak_balance'], ccy)} to "
+                     f"{money(m['final_balance'], ccy)}, a "
                      f"{m['max_drawdown_pct']}% drawdown against a {m['drawdown_limit_pct']}% limit.")
     elif m.get("max_drawdown_usd") is not None:
-        parts.append(f"Realized PnL drew down {m['max_drawdown_usd']} from its high (no account balance in the bundle).")
+        parts.append(f"Realized PnL drew down {money(m['max_drawdown_usd'], ccy)} from its high (no account balance in the bundle).")
     if m.get("halt_should_have_fired_at"):
         parts.append(f"A never-reset drawdown halt would have fired at {m['halt_should_have_fired_at']}"
-                     + (f"; {m['trades_after_halt']} trades followed it (PnL {m['pnl_after_halt']})."
+                     + (f"; {m['trades_after_halt']} trades followed it (PnL {money(m['pnl_after_halt'], ccy)})."
                         if m.get("trades_after_halt") else "."))
     if codes:
         parts.append(f"{c['root_causes']} root causes were detected from the data: {', '.join(codes)}.")
@@ -227,30 +231,38 @@ def _texts(fr: FinalReport) -> list[tuple[str, str]]:
     out += [(f"factor {f.id}", f.statement) for f in fr.contributing_factors]
     out += [(f"change {r.id}", f"{r.title} {r.detail}") for r in fr.changes]
     out += [("prevention", p) for p in fr.prevention_measures]
-    out += [("success metric", f"{s.current} {s.target}") for s in fr.success_metrics]
+    out += [("success metric", f"{s.metric}: {s.current} -> {s.target}") for s in fr.success_metrics]
+    out += [(f"plan {p.phase}", " ".join(p.items)) for p in fr.implementation_plan]
     return out
 
 
-def run(teams: Sequence[TeamReport], reasoner: Reasoner, zone: str, kind: str) -> FinalReport:
+def run(teams: Sequence[TeamReport], reasoner: Reasoner, zone: str, kind: str, run_id: str = "") -> FinalReport:
     ev = gather(teams, zone, kind)
-    errors = []
-    try:
-        fr = reasoner.reason(TEAM, PROMPT, ev, FinalReport, policy)
-    except LLMUnavailable as exc:  # the seam's one failure (agents.llm): the documented policy answers instead
-        log.error("synthesis: reasoner %s failed (%s); using the offline policy", getattr(reasoner, "name", "?"), exc)
-        errors.append(f"reasoner failed: {exc}")
-        fr = policy(ev)
-        fallback = True
+    errors: list[str] = []
+    name = getattr(reasoner, "name", "offline")
+    offline = policy(ev)        # the tool-built report; a model only ranks and phrases (agents/review/boxing.py)
+    used = name
+    if name == "offline":
+        fr = reasoner.reason(TEAM, PROMPT, ev, FinalReport, policy, f"review:{run_id}")
     else:
-        fallback = False
+        try:
+            model = reasoner.reason(TEAM, PROMPT, ev, FinalReport, policy, f"review:{run_id}")
+        except LLMUnavailable as exc:  # the seam's one failure (agents.llm): the documented policy answers instead
+            log.error("synthesis: reasoner %s failed (%s); using the offline policy", name, exc)
+            errors.append(f"reasoner failed: {exc}")
+            fr, used = offline, f"offline (fallback: {name} failed)"
+        else:
+            fr, boxed = box_final(offline, model, ev)
+            errors += boxed
     # tool-owned: root causes, metrics, the change list's types and approvals come from the teams' tools
     fr = fr.model_copy(update={"root_causes": [RootCause.model_validate(d) for d in ev["root_causes"]],
                                "metrics": dict(ev["metrics"]),
                                "changes": [Recommendation.model_validate(d) for d in ev["changes"]],
+                               "implementation_plan": offline.implementation_plan,
+                               "title": offline.title,
                                "could_not_run": [NotRun.model_validate(d) for d in ev["could_not_run"]],
-                               "reasoner": (f"offline (fallback: {getattr(reasoner, 'name', '?')} failed)" if fallback
-                                            else getattr(reasoner, "name", "offline"))})
-    flags = grounding_flags(fr, _texts(fr), ev) + errors
+                               "reasoner": used})
+    flags = grounding_flags(fr, _texts(fr), ev, frozenset(t for _, t in _texts(offline))) + errors
     return fr.model_copy(update={"grounding_flags": flags})
 
 

@@ -71,6 +71,8 @@ class FakeGateway:
         self.reject_next: tuple[int, str] | None = None
         self.received: list[tuple[int, Contract, Order]] = []   # every placeOrder as TWS received it
         self.cancel_requests: list[int] = []
+        self.ignore_cancels = False                   # cancel requests never acknowledged
+        self.fill_on_cancel: dict[int, float | None] = {}   # order id -> qty (None: all) that fills as its cancel arrives
         self.client: FakeClient | None = None
         self._perm = 1_800_000_000
         self._exec_seq = 0
@@ -193,7 +195,16 @@ class FakeGateway:
 
     def on_cancel(self, order_id: int) -> None:
         self.cancel_requests.append(order_id)
+        if self.ignore_cancels:
+            return
         w = self.orders.get(order_id)
+        if order_id in self.fill_on_cancel and w is not None and not w.done:
+            # the race: the child fills before the cancel reaches the exchange (a partial: the rest cancels)
+            self.fill(order_id, self.fill_on_cancel.pop(order_id))
+            if w.done:
+                self._send("error", order_id, 10148,
+                           f"OrderId {order_id} that needs to be cancelled cannot be cancelled, state: Filled.", "")
+                return
         if w is None or w.done:
             self._send("error", order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found.", "")
             return

@@ -53,6 +53,7 @@ class Bundle:
     state: Path | None = None
     events: Path | None = None
     candles: dict[str, Path] = field(default_factory=dict)       # asset (BTC, ES) -> file
+    fills: Path | None = None                                     # a fills file (tools/logs/fills_import.py)
     system: dict[str, Path] = field(default_factory=dict)        # journal | metrics | cron -> file
     notes: list[str] = field(default_factory=list)
 
@@ -60,6 +61,10 @@ class Bundle:
     def kind(self) -> str:
         """polymarket | es | unknown, from the formats of its logs."""
         fmts = set(self.log_formats.values())
+        if not fmts and self.fills is not None:
+            from tools.logs.fills_import import looks_like_prediction_market
+
+            return "polymarket" if looks_like_prediction_market(self.fills) else "fills"
         if "momentum" in fmts:
             return "polymarket"
         if "mytrader" in fmts:
@@ -98,6 +103,7 @@ class Bundle:
                 "logs": {k: {"path": str(v), "format": self.log_formats.get(k, "unknown"),
                              "bytes": v.stat().st_size} for k, v in self.logs.items()},
                 "journal": str(self.journal) if self.journal else None,
+                "fills": str(self.fills) if self.fills else None,
                 "state": str(self.state) if self.state else None,
                 "events": str(self.events) if self.events else None,
                 "candles": {k: str(v) for k, v in self.candles.items()},
@@ -125,21 +131,20 @@ def rule_zones() -> dict[str, str]:
 
 
 def sniff_format(path: Path, max_lines: int = 200) -> str:
-    """The rule-file name whose header matches most of the first lines, or ``unknown``."""
-    scores = dict.fromkeys(_rules(), 0)
+    """The rule-file name that clearly recognises the most of the first lines, or ``unknown``.
+
+    Scored by recognised events, not by the header alone (freqtrade and mytrader share a header);
+    an ambiguous or unrecognised log is ``unknown`` (the review notes it, never guesses)."""
+    from tools.logs.formats import pick_format
+    from tools.logs.log_rules import LogFormatError
+
     try:
-        with Path(path).open("r", encoding="utf-8", errors="replace") as fh:
-            for i, line in enumerate(fh):
-                if i >= max_lines:
-                    break
-                line = line.rstrip("\r\n")
-                for name, r in _rules().items():
-                    if r["header"].match(line):
-                        scores[name] += 1
+        return pick_format(path).name
+    except LogFormatError as exc:
+        log.info("%s: %s", path, exc)
+        return "unknown"
     except OSError as exc:
         raise BundleError(f"{path}: cannot read ({exc})") from None
-    best = max(scores.items(), key=lambda kv: kv[1], default=("unknown", 0))
-    return best[0] if best[1] > 0 else "unknown"
 
 
 def _asset_of(p: Path) -> str:
@@ -152,6 +157,10 @@ def load_bundle(path: str | Path) -> Bundle:
     path = Path(path)
     if not path.exists():
         raise BundleError(f"{path}: no such file or folder")
+    from tools.logs.fills_import import looks_like_fills
+
+    if path.is_file() and looks_like_fills(path):
+        return Bundle(root=path.parent, fills=path)
     if path.is_file():
         b = Bundle(root=path.parent, logs={path.name: path})
     else:
@@ -167,6 +176,10 @@ def load_bundle(path: str | Path) -> Bundle:
             if (path / name).is_file():
                 b.state = path / name
                 break
+        for p in sorted(path.iterdir()):
+            if b.fills is None and p.is_file() and ("fill" in p.name.lower() or "trades" in p.name.lower()) \
+                    and looks_like_fills(p):
+                b.fills = p
         if (path / "events.jsonl").is_file():
             b.events = path / "events.jsonl"
         cdir = path / "candles"
@@ -188,8 +201,11 @@ def load_bundle(path: str | Path) -> Bundle:
                     b.system.setdefault("journal", p)
                 else:
                     b.notes.append(f"system/{p.name}: not recognised (expected journalctl, metrics CSV or cron log)")
+    if not b.logs and b.fills is not None:
+        return b
     if not b.logs:
-        raise BundleError(f"{path}: no log file (*.log) in the bundle; at least bot.log is needed")
+        raise BundleError(f"{path}: no log file (*.log) and no fills file in the bundle; at least bot.log or a "
+                          "fills file (CSV, Polymarket trades JSON, freqtrade trades database) is needed")
     for name, p in b.logs.items():
         b.log_formats[name] = sniff_format(p)
     known = [n for n, f in b.log_formats.items() if f != "unknown"]

@@ -1,14 +1,15 @@
 """Log rule files (tools/logs/rules/*.toml): load, validate and compile them; tell a log's format.
 
-``load_rules`` reads a bundled format by name or any rule file by path; ``detect_format`` sniffs a
-log's first lines and picks the format whose header matches most of them. Every problem with a rule
+``load_rules`` reads a bundled format by name or any rule file by path; auto-detection lives in
+tools/logs/formats.py. Every problem with a rule
 file (missing key, bad regex, backreference, unknown zone or type, a noise rule without an anchor)
-and an unknown, empty or ambiguous log raise ``LogFormatError`` naming the file and the rule; nothing
-here reads past a log's first 64 KiB.
+raises ``LogFormatError`` naming the file and the rule. A cast refuses a non-finite or over-long number
+and a JSON payload nested too deeply (ValueError: the reader counts the line, never raises).
 """
 from __future__ import annotations
 
 import json
+import math
 import re
 import tomllib
 from collections.abc import Callable
@@ -20,8 +21,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tools.logs.regex_source import strip_anchors, uncaptured
 
 RULES_DIR = Path(__file__).with_name("rules")
-_DETECT_BYTES = 64 << 10
-_DETECT_LINES = 200
 _TYPES = ("int", "float", "str", "bool", "json")
 _BACKREF = re.compile(r"\\[1-9]|\(\?P=")
 
@@ -39,8 +38,39 @@ def _to_bool(s: str) -> bool:
     raise ValueError(f"not a bool: {s!r}")
 
 
+MAX_NUMBER_CHARS = 64        # a number written with more characters than this is a bad line, not a value
+
+
+def to_float(s: str) -> float:
+    """A finite float: NaN, infinity, a 400-digit price (which float() turns into inf) are bad values."""
+    if len(s) > MAX_NUMBER_CHARS:
+        raise ValueError(f"number too long ({len(s)} characters)")
+    x = float(s)
+    if not math.isfinite(x):
+        raise ValueError(f"not a finite number: {s[:20]!r}")
+    return x
+
+
+def _to_int(s: str) -> int:
+    if len(s) > MAX_NUMBER_CHARS:
+        raise ValueError(f"number too long ({len(s)} characters)")
+    return int(s)
+
+
+def _to_json(s: str) -> Any:
+    """JSON; a payload nested too deeply for the parser is a bad value (ValueError), never a crash."""
+    try:
+        return json.loads(s, parse_constant=_no_constant, parse_float=to_float)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"JSON constant {name} is not a number")
+
+
 _CASTS: dict[str, Callable[[str], Any]] = {
-    "int": int, "float": float, "str": str, "bool": _to_bool, "json": json.loads}
+    "int": _to_int, "float": to_float, "str": str, "bool": _to_bool, "json": _to_json}
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,26 +221,3 @@ def load_rules(name_or_path: str | Path) -> LogRules:
     except tomllib.TOMLDecodeError as exc:
         raise LogFormatError(f"{p}: invalid TOML: {exc}") from None
     return _parse_rules(doc, str(p))
-
-
-def detect_format(path: str | Path, candidates: list[str] | None = None) -> LogRules:
-    """Sniff the first lines: the format whose header matches the most of them wins."""
-    with open(path, "rb") as fh:
-        head = fh.read(_DETECT_BYTES)
-    lines = [ln.rstrip("\r") for ln in head.decode("utf-8", "replace").split("\n")[:_DETECT_LINES]]
-    lines = [ln for ln in lines if ln.strip()]
-    if not lines:
-        raise LogFormatError(f"cannot detect the format of {path}: the file is empty")
-    scores: list[tuple[int, str, LogRules]] = []
-    for name in candidates or available_formats():
-        rules = load_rules(name)
-        n = sum(1 for ln in lines if rules.record_start.match(ln) and rules.header.fullmatch(ln))
-        scores.append((n, name, rules))
-    scores.sort(key=lambda s: -s[0])
-    if not scores or scores[0][0] == 0:
-        raise LogFormatError(
-            f"cannot detect the format of {path}: its first lines match none of "
-            f"{', '.join(s[1] for s in scores)}; pass a format or a rule file")
-    if len(scores) > 1 and scores[1][0] == scores[0][0]:
-        raise LogFormatError(f"ambiguous format for {path}: {scores[0][1]} and {scores[1][1]} match equally")
-    return scores[0][2]

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tools.logs.log_rules import EventRule, LogFormatError, LogRules, detect_format, load_rules
+from tools.logs.formats import detect_format, pick_format, resolve
+from tools.logs.log_rules import EventRule, LogFormatError, LogRules, load_rules
 from tools.logs.records import LogRecord, ReadStats
 from tools.logs.regex_source import literal_prefix, top_level_alternation, uncaptured
 from tools.logs.timestamps import timestamp_parser
@@ -43,6 +44,8 @@ from tools.logs.timestamps import timestamp_parser
 __all__ = ["DEFAULT_CHUNK", "LogFormatError", "LogReader", "LogRules", "detect_format", "load_rules", "read_log"]
 
 DEFAULT_CHUNK = 8 << 20          # bytes per read; memory stays ~2 chunks + the longest line
+MAX_EXTRA_LINES = 200            # continuation lines kept per record (a traceback); the rest are counted
+MAX_EXTRA_CHARS = 4000           # characters kept per continuation line
 _SKIP = object()   # pending marker: the record above exists but is not yielded (unknown or noise)
 
 
@@ -292,9 +295,11 @@ class LogReader:
                         st.continuation_lines += 1
                         if pending is _SKIP:
                             st.skipped_continuation_lines += 1
-                        else:
-                            text = rest.decode("utf-8", "replace")
+                        elif len(pending.extra) < MAX_EXTRA_LINES:
+                            text = rest[:MAX_EXTRA_CHARS].decode("utf-8", "replace")
                             pending.extra.append(text.removesuffix("\r"))
+                        else:                       # memory stays bounded: a record keeps its first lines
+                            st.dropped_continuation_lines += 1
                         continue
                 else:
                     plain = plain_chunk or (plain_ok and buf[s + 1:e].isascii() and not rest.endswith(b"\r"))
@@ -384,8 +389,8 @@ def read_log(path: str | Path, fmt: str | Path | LogRules = "auto", tz: str | No
     if isinstance(fmt, LogRules):
         rules = fmt
     elif str(fmt) == "auto":
-        rules = detect_format(p)
+        rules = pick_format(p)
     else:
-        rules = load_rules(fmt)
+        rules = resolve(fmt)
     return LogReader(p, rules, tz=tz, include_unknown=include_unknown, include_noise=include_noise,
                      chunk_size=chunk_size)

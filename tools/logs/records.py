@@ -41,8 +41,11 @@ class ReadStats:
     orphan_continuation_lines: int = 0                       # before any record
     # continuation lines whose record is not yielded (an unknown or noise line above them)
     skipped_continuation_lines: int = 0
+    dropped_continuation_lines: int = 0                      # beyond the per-record cap (memory bound)
     field_errors: Counter = field(default_factory=Counter)   # event -> lines whose fields failed to cast
     bad_timestamps: int = 0                                  # record lines whose ts did not parse
+    out_of_order: int = 0                                    # records timed before the latest one seen
+    duplicate_records: int = 0                               # order events repeated verbatim (dropped)
     format: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -52,6 +55,39 @@ class ReadStats:
             "continuation_lines": self.continuation_lines,
             "orphan_continuation_lines": self.orphan_continuation_lines,
             "skipped_continuation_lines": self.skipped_continuation_lines,
+            "dropped_continuation_lines": self.dropped_continuation_lines,
             "field_errors": dict(self.field_errors), "bad_timestamps": self.bad_timestamps,
-            "format": self.format,
+            "format": self.format, "out_of_order": self.out_of_order,
+            "duplicate_records": self.duplicate_records, "summary": self.summary(),
         }
+
+    def summary(self) -> dict[str, Any]:
+        """Lines read / recognised / unknown / unreadable, and the share understood (0..1)."""
+        recognised = sum(self.matched.values())
+        unknown = sum(self.unknown.values())
+        unreadable = self.bad_timestamps + sum(self.field_errors.values())
+        records = recognised + unknown + unreadable
+        return {"lines_read": self.lines, "recognised": recognised, "unknown": unknown, "unreadable": unreadable,
+                "continuation": self.continuation_lines + self.orphan_continuation_lines,
+                "understood_share": round(recognised / records, 4) if records else 0.0}
+
+    def warnings(self, threshold: float = 0.8) -> list[str]:
+        """Plain-language warnings for a report: little understood, bad lines, time going backwards."""
+        s = self.summary()
+        out: list[str] = []
+        if s["recognised"] == 0:
+            out.append(f"NOTHING in this log was recognised as format {self.format!r} ({self.lines} lines read)")
+        elif s["understood_share"] < threshold:
+            top = ", ".join(f"{lg} {lv} x{n}" for (lg, lv), n in self.unknown.most_common(3))
+            out.append(f"only {s['understood_share']:.0%} of the records were understood "
+                       f"({s['unknown']} unknown; most from: {top})")
+        if s["unreadable"]:
+            out.append(f"{s['unreadable']} lines could not be read (bad values or timestamps)")
+        if self.out_of_order:
+            out.append(f"{self.out_of_order} records have a timestamp earlier than a record before them")
+        if self.duplicate_records:
+            out.append(f"{self.duplicate_records} duplicated order/fill lines were ignored")
+        if self.dropped_continuation_lines:
+            out.append(f"{self.dropped_continuation_lines} continuation lines past the per-record cap were counted, "
+                       "not kept")
+        return out

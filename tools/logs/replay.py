@@ -1,4 +1,11 @@
-"""Guardrail replay: rebuild what a `mytrader` bot knew at each order and run the SAME guards.
+"""Guardrail replay: rebuild what a bot knew at each order and run the SAME guards; round trips from fills.
+
+Any log format works that maps the events an analysis needs (tools/logs/events.py): orders need
+``submitted``, round trips need ``filled``; the mytrader format maps the whole vocabulary. Advice
+belongs to the signal it answers: a new signal clears the previous advisory, so an order whose own
+advisory call failed (``advisory_failed``) or never happened is judged without advice
+(ADVISORY_MISSING, plus LLM_UNAVAILABLE when the log shows the call failed), never with another
+cycle's WAIT.
 
 One streaming pass over the log keeps the bot's context (last signal, last advisory, its believed
 position, the LIVE position from IB's "Position update" lines and fills, protective levels from
@@ -16,11 +23,13 @@ What the log cannot tell is made explicit, never guessed:
   order pace (orders in the last minute) and the losing streak ARE rebuilt from the log.
 
 Failure contract: ``replay_log`` raises FileNotFoundError for a missing log, ``LogFormatError`` for an
-unknown format and ``ReplayError`` for a log that is not ``mytrader``; lines it cannot classify are
-counted in the stats, never fatal.
+unknown or ambiguous format and ``ReplayError`` for a format that lacks the events the analysis needs
+or a log in which nothing was recognised; lines it cannot classify or read are counted in the stats,
+never fatal.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,12 +37,21 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tools.logs.events import counted, missing_events, normalize
+from tools.logs.fills import fills_from_records
+from tools.logs.fills import round_trips as any_round_trips
+from tools.logs.formats import pick_format, resolve
 from tools.logs.log_rules import LogRules
 from tools.logs.reader import read_log
 from tools.logs.records import LogRecord, ReadStats
+from tools.logs.replay_json import order_json, trip_json
 from trading.domain.models import Advisory, AdvisoryAction, Fill, IntentKind, OrderIntent, OrderType, Side
 from trading.domain.pnl import RoundTrip, round_trips
+from trading.domain.reason_codes import ReasonCode
 from trading.guards import BrokerSnapshot, GuardConfig, GuardVerdict, RiskState, evaluate
+
+log = logging.getLogger(__name__)
+__all__ = ["ReplayError", "ReplayResult", "order_json", "replay_log", "trip_json"]
 
 
 class ReplayError(ValueError):
@@ -80,6 +98,7 @@ class OrderContext:
     mark: float | None = None                 # reference price known before the order
     signal: SignalSeen | None = None
     advisory: AdvisorySeen | None = None
+    advisory_failed: str | None = None        # "L<n>: <error>" when this cycle's advisory call failed
     believed_position: float | None = None
     believed_source: str = ""                 # where the belief comes from (see _Replayer.belief)
     live_position_before: float | None = None
@@ -103,19 +122,14 @@ class ReplayResult:
     stats: ReadStats
     config: GuardConfig
     nominal_equity: float
+    format: str = ""
+    round_trips: list[RoundTrip] = field(default_factory=list)
 
     def order(self, order_id: str) -> OrderContext:
         return self.orders[str(order_id)]
 
     def trips(self) -> list[RoundTrip]:
-        return round_trips(self.fills)
-
-
-def _num(x: float | None) -> float | int | None:
-    """Quantities print as integers when they are whole."""
-    if x is None:
-        return None
-    return int(x) if float(x).is_integer() else x
+        return self.round_trips
 
 
 class _Replayer:
@@ -123,6 +137,7 @@ class _Replayer:
         self.zone = ZoneInfo(tz)
         self.signal: SignalSeen | None = None
         self.advisory: AdvisorySeen | None = None
+        self.advisory_failed: str | None = None               # this signal's advisory call failed
         self.exit_belief: tuple[float, str] | None = None     # (position, symbol) from HYBRID EXIT
         # the bot's belief: its last explicit "position=" statement, carried forward by its logged fills
         self.belief: dict[str, float] = {}
@@ -141,13 +156,18 @@ class _Replayer:
     def feed(self, rec: LogRecord) -> None:
         f, ev, ts = rec.fields, rec.event, self.at(rec)
         if ev == "signal":
-            self.signal = SignalSeen(f["signal"], f["confidence"], f["price"], f["stop"], f["target"], ts,
-                                     rec.line_no)
-            if f["price"] is not None and f["price"] > 0:
+            self.signal = SignalSeen(str(f["signal"]), f.get("confidence") or 0.0, f.get("price"), f.get("stop"),
+                                     f.get("target"), ts, rec.line_no)
+            # a new signal opens a new cycle: advice given to an earlier signal is never carried over
+            self.advisory, self.advisory_failed = None, None
+            if f.get("price") is not None and f["price"] > 0:
                 self.last_px = f["price"]
         elif ev == "advisory":
             self.advisory = AdvisorySeen(f["action"], min(max(f["pct"] / 100.0, 0.0), 1.0),
                                          f.get("rationale") or "", ts, rec.line_no)
+            self.advisory_failed = None
+        elif ev == "advisory_failed":
+            self.advisory, self.advisory_failed = None, f"L{rec.line_no}: {str(f.get('error', ''))[:300]}"
         elif ev == "advisory_ignored" and self.advisory is not None:
             self.advisory.ignored = True
         elif ev == "exit_decision":
@@ -165,9 +185,9 @@ class _Replayer:
         elif ev == "commission":
             self._commission(rec)
         elif ev == "cancelled":
-            o = self.orders.get(str(f["order_id"]))
+            o = self.orders.get(str(f.get("order_id")))
             if o is not None:
-                o.cancelled = f["reason"]
+                o.cancelled = f.get("reason") or "cancelled"
         elif ev in ("alert", "lost_telemetry") and self.last_order is not None:
             self.last_order.notes.append(f"L{rec.line_no} {rec.level}: {rec.message}")
 
@@ -207,7 +227,9 @@ class _Replayer:
             else:
                 o.believed_position, o.believed_source = self.fills_net.get(sym, 0.0), "fills logged so far"
             self.exit_belief = None
-            o.signal, o.advisory = self.signal, self.advisory
+            o.signal, o.advisory, o.advisory_failed = self.signal, self.advisory, self.advisory_failed
+            if o.advisory_failed is not None:
+                o.notes.append(f"this cycle's advisory call failed ({o.advisory_failed})")
         o.mark = o.price if o.price else self.last_px
         if o.live_position_before is None and sym in self.live:
             o.live_position_before = self.live[sym]
@@ -276,20 +298,79 @@ def judge(o: OrderContext, cfg: GuardConfig, risk: RiskState) -> GuardVerdict:
     if o.advisory is not None:
         adv = Advisory(action=AdvisoryAction(o.advisory.action), confidence=o.advisory.confidence,
                        advisory_only=True, rationale=o.advisory.rationale, source="log", ts=o.advisory.ts)
-    return evaluate(intent, snap, risk, cfg, adv, now=o.ts)
+    v = evaluate(intent, snap, risk, cfg, adv, now=o.ts)
+    if adv is None and o.advisory_failed is not None and ReasonCode.ADVISORY_MISSING in v.reason_codes:
+        # the log shows this cycle's call failed: say so (the advisory is missing because the model was down)
+        v = v.model_copy(update={"reason_codes": [*v.reason_codes, ReasonCode.LLM_UNAVAILABLE],
+                                 "evidence": {**v.evidence, "advisory_call_failed": o.advisory_failed}})
+    return v
+
+
+def _canonical(rec: LogRecord, native: bool) -> LogRecord | None:
+    """The record with canonical fields for the replayer (mytrader's are canonical already)."""
+    if native:
+        return rec
+    if rec.event == "commission":          # fees of other formats are matched in tools/logs/fills.py
+        return None
+    if rec.event not in ("submitted", "filled", "position"):
+        return rec
+    f = normalize(rec)
+    if rec.event == "filled":
+        f["action"], f["avg_price"] = f["side"], f["price"]
+    rec.fields = f
+    return rec
 
 
 def replay_log(path: str | Path, cfg: GuardConfig, fmt: str | Path | LogRules = "auto", tz: str | None = None,
-               nominal_equity: float = 100_000.0) -> ReplayResult:
-    """Stream the log once, rebuild each order's context and judge every order."""
+               nominal_equity: float = 100_000.0, analysis: str | None = None,
+               user_dirs: list[Path] | None = None) -> ReplayResult:
+    """Stream the log once, rebuild each order's context and judge every order.
+
+    Any format works that maps the events the analysis needs (``analysis``: "trades" or "orders");
+    otherwise ReplayError names the missing events. A log in which nothing was recognised is a
+    ReplayError too, never an empty report."""
+    fmt = pick_format(path, user_dirs) if isinstance(fmt, str) and fmt == "auto" else resolve(fmt, user_dirs)
     reader = read_log(path, fmt, tz=tz)
-    if reader.rules.name != "mytrader":
-        raise ReplayError(f"replay rebuilds IB orders from the 'mytrader' format; {path} reads as "
-                          f"{reader.rules.name!r} (use the incident review for that bot)")
+    rules = reader.rules
+    need = {"trades": "round trips and PnL (replay --trades)",
+            "orders": "guard replay of orders (replay --all / --order-id)"}.get(analysis or "")
+    if need is not None:
+        lacking = missing_events(rules, [need]).get(need)
+        if lacking:
+            works = [f"replay {flag}" for flag, a in (("--trades", "round trips and PnL (replay --trades)"),)
+                     if a != need and a not in missing_events(rules, [a])]
+            raise ReplayError(f"format {rules.name!r} maps no {' / '.join(lacking)} event, which the {need} needs"
+                              + (f"; {', '.join(works)} works on this log" if works else "")
+                              + " (the event vocabulary: docs/bring-your-own-bot.md)")
+    native = rules.name == "mytrader"
     rp = _Replayer(reader.tz)
-    for rec in reader:
-        rp.feed(rec)
-    closed = sorted((datetime.fromisoformat(t.exit_ts), t.net_pnl) for t in round_trips(rp.fills) if t.exit_ts)
+    fill_recs: list[LogRecord] = []
+    for rec in counted(reader):
+        if rec.event in ("filled", "commission"):
+            fill_recs.append(rec)
+        try:
+            c = _canonical(rec, native)
+            if c is not None:
+                rp.feed(c)
+        except (ValueError, KeyError, TypeError) as exc:
+            reader.stats.field_errors[rec.event] += 1
+            log.debug("L%s %s unreadable: %s", rec.line_no, rec.event, exc)
+    if sum(reader.stats.matched.values()) == 0:
+        raise ReplayError(f"nothing in {path} was recognised as format {rules.name!r} "
+                          f"({reader.stats.lines} lines read, none matched a rule); pass --format NAME or a rule file")
+    bad: list[str] = []
+    if native:
+        fills = rp.fills
+        trips = round_trips(rp.fills)
+    else:
+        fs = fills_from_records(fill_recs)
+        fills, bad = fs.fills, fs.bad
+        reader.stats.duplicate_records += fs.duplicates
+        for b in bad:
+            reader.stats.field_errors["filled"] += 1
+            log.debug("unreadable fill %s", b)
+        trips = any_round_trips(fills)
+    closed = sorted((datetime.fromisoformat(t.exit_ts), t.net_pnl) for t in trips if t.exit_ts)
     orders = list(rp.orders.values())
     for o in orders:
         if o.intent is IntentKind.PROTECTIVE and o.parent_id in rp.orders:
@@ -299,45 +380,7 @@ def replay_log(path: str | Path, cfg: GuardConfig, fmt: str | Path | LogRules = 
         if o.intent is IntentKind.PROTECTIVE and o.parent_id in rp.orders:
             o.verdict = rp.orders[o.parent_id].verdict
             o.inherited_from = o.parent_id
-    return ReplayResult(source=str(path), tz=reader.tz, orders=rp.orders, fills=rp.fills, stats=reader.stats,
-                        config=cfg, nominal_equity=nominal_equity)
+    return ReplayResult(source=str(path), tz=reader.tz, orders=rp.orders, fills=fills, stats=reader.stats,
+                        config=cfg, nominal_equity=nominal_equity, format=rules.name, round_trips=trips)
 
 
-# -- JSON shapes ---------------------------------------------------------------------------------
-
-def order_json(o: OrderContext) -> dict[str, Any]:
-    v = o.verdict
-    assert v is not None
-    doc: dict[str, Any] = {
-        "order_id": o.order_id, "symbol": o.symbol, "action": o.action.value, "qty": _num(o.qty),
-        "intent": o.intent.value, "live_position_before": _num(o.live_position_before),
-        "believed_position": _num(o.believed_position),
-        "advisory": None if o.advisory is None else {"action": o.advisory.action,
-                                                     "confidence": o.advisory.confidence},
-        "would_block": not v.allowed, "reason_codes": [c.value for c in v.reason_codes],
-        "fill_price": o.fill_price,
-    }
-    doc.update({
-        "time": o.ts.isoformat(), "submitted_at": o.submitted_at.isoformat(), "order_type": o.order_type,
-        "parent_id": o.parent_id, "inherited_from": o.inherited_from, "judged_as": v.judged_as.value,
-        "price": o.price, "stop": o.stop, "target": o.target, "reference_price": o.mark,
-        "signal": None if o.signal is None else {
-            "label": o.signal.label, "confidence": o.signal.confidence, "price": o.signal.price,
-            "stop": o.signal.stop, "target": o.signal.target, "time": o.signal.ts.isoformat()},
-        "advisory_time": None if o.advisory is None else o.advisory.ts.isoformat(),
-        "advisory_ignored_by_bot": None if o.advisory is None else o.advisory.ignored,
-        "believed_source": o.believed_source or None, "live_source": o.live_source,
-        "trade_cycle_id": o.trade_cycle_id, "cancelled": o.cancelled, "notes": o.notes,
-        "line_no": o.line_no, "evidence": v.evidence,
-    })
-    return doc
-
-
-def trip_json(t: RoundTrip) -> dict[str, Any]:
-    return {
-        "entry_order_id": t.entry_order_id, "exit_order_id": t.exit_order_id, "symbol": t.symbol,
-        "side": t.side.value, "qty": _num(t.qty), "entry_price": t.entry_price, "exit_price": t.exit_price,
-        "pnl_usd": t.gross_pnl, "broker_realized_pnl": t.broker_realized_pnl, "pnl_mismatch": t.pnl_mismatch,
-        "fees_usd": t.fees, "net_pnl_usd": t.net_pnl, "multiplier": t.multiplier,
-        "entry_time": t.entry_ts, "exit_time": t.exit_ts, "trade_cycle_id": t.trade_cycle_id,
-    }

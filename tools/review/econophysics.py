@@ -1,17 +1,19 @@
-"""Econophysics: volatility, long memory, regimes and anomalies of the markets a bot traded.
+"""Econophysics: volatility, long memory and regimes of the markets a bot traded, incident vs baseline.
 
-- realized volatility: close-to-close, Parkinson (high/low) and Garman-Klass (OHLC) estimators;
-- Hurst exponent by rescaled range (R/S, as nolds ``hurst_rs`` with a polynomial fit) and the
-  Lo-MacKinlay variance ratio with its homoskedastic z statistic;
-- regimes per window: trend (H > 0.55 and VR > 1) vs mean reversion (H < 0.45 and VR < 1) vs random
-  walk; high vs low volatility against the series' median window volatility; regime changes;
-- anomalies: flash crashes (a fast fall beyond ``crash_sigma`` robust sigmas, mostly recovered),
-  gaps (missing bars, price jumps between bars) and prints far from their peers (Hampel filter);
-- entry prices against the market at entry and at resolution.
+- realized volatility per bar: close-to-close, Parkinson (high/low) and Garman-Klass (OHLC); these are
+  closed-form one-liners (no maintained package ships them for OHLC bars);
+- memory: the Lo-MacKinlay variance ratio from ``arch`` with the heteroskedasticity-robust z* (the only
+  statistic that labels a series trending or mean reverting), Ljung-Box from statsmodels, and the Hurst
+  exponent by rescaled range (hand-written as ``nolds.hurst_rs``; checked on brown72);
+- the incident window (first to last trade plus a declared margin) against a baseline of the same
+  length right before it: volatility ratio with a Brown-Forsythe test, trend labels with their strength;
+- anomalies and bad prints come from ``tools.review.anomalies``; only bars the next bars contradict are
+  replaced, and each one is listed;
+- entries against the market, with a bootstrap interval on the win-rate difference.
 Pure functions over numpy arrays; no I/O.
 
-Failure contract: a series too short for an estimator gives None for it (never raises); NaN bars
-propagate as NaN.
+Failure contract: a series too short for an estimator gives None for it and an ``inconclusive`` label
+(never raises); NaN bars are dropped by the statistics.
 """
 from __future__ import annotations
 
@@ -21,10 +23,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from scipy.stats import levene
 
+from tools.review import anomalies, stats
 from tools.review.series import Series
 
-TREND_H, REVERT_H = 0.55, 0.45
+INCIDENT_MARGIN_S = 1800.0    # declared margin around the first and last trade of the incident
 HIGH_VOL_RATIO = 1.5
 
 
@@ -95,59 +99,23 @@ def hurst_rs(x: Sequence[float] | np.ndarray, nvals: Sequence[int] | None = None
     return float(np.polyfit(xs, ys, 1)[0])
 
 
-def variance_ratio(r: Sequence[float] | np.ndarray, q: int = 4) -> tuple[float, float] | None:
-    """Lo-MacKinlay (1988) VR(q) with overlapping q-period returns and the homoskedastic z.
-
-    VR > 1: positively autocorrelated returns (momentum); VR < 1: mean reversion.
-    """
-    x = np.asarray(r, dtype=float)
-    x = x[np.isfinite(x)]
-    n = len(x)
-    if n < 4 * q or q < 2:
-        return None
-    mu = x.mean()
-    var1 = np.sum((x - mu) ** 2) / (n - 1)
-    if var1 <= 0:
-        return None
-    cs = np.concatenate([[0.0], np.cumsum(x)])
-    rq = cs[q:] - cs[:-q]
-    m = q * (n - q + 1) * (1 - q / n)
-    varq = np.sum((rq - q * mu) ** 2) / m
-    vr = float(varq / var1)
-    se = math.sqrt(2 * (2 * q - 1) * (q - 1) / (3 * q * n))
-    return vr, float((vr - 1) / se)
-
-
-def trend_label(h: float | None, vr: float | None, z: float | None = None) -> str:
-    """trend | mean_reversion | random_walk | unknown.
-
-    A variance ratio significantly away from 1 (|z| > 1.96) decides; otherwise the Hurst exponent
-    does, with the variance ratio on the same side. (R/S is biased upwards on short samples, so H
-    alone is a weak witness.)
-    """
-    if vr is not None and z is not None and abs(z) > 1.96:
-        return "trend" if vr > 1 else "mean_reversion"
-    if h is None:
-        return "unknown"
-    if h > TREND_H and (vr is None or vr > 1):
-        return "trend"
-    if h < REVERT_H and (vr is None or vr < 1):
-        return "mean_reversion"
-    return "random_walk"
-
-
-# ------------------------------------------------------------------------------------------------
-# per series analysis
-
-def _robust_sigma(r: np.ndarray) -> float:
-    if len(r) == 0:
-        return 0.0
-    mad = float(np.median(np.abs(r - np.median(r))))
-    return 1.4826 * mad if mad > 0 else float(np.std(r)) or 1e-12
-
-
 def _iso(ep: float) -> str:
     return datetime.fromtimestamp(float(ep), UTC).isoformat()
+
+
+def trend_label(vr: dict[str, Any] | None, min_n: int = stats.MIN_SAMPLE * 10) -> tuple[str, str]:
+    """(trend | mean_reversion | random_walk | unknown, strength) from the robust variance ratio.
+
+    Only the heteroskedasticity-robust z* decides: the homoskedastic z over-rejects on crypto returns
+    (volatility clusters), which is how a random walk gets called "mean reverting". A random walk is a
+    failure to reject, so it is at most ``likely``.
+    """
+    if vr is None:
+        return "unknown", "inconclusive"
+    n, p = vr["n"], vr["p_robust"]
+    if p < stats.ALPHA_LIKELY:
+        return ("trend" if vr["vr"] > 1 else "mean_reversion"), stats.label(p, n, min_n)
+    return "random_walk", ("likely" if n >= min_n else "inconclusive")
 
 
 def volatility(s: Series, mask: np.ndarray | None = None, periods_per_year: float | None = None) -> dict[str, Any]:
@@ -161,182 +129,68 @@ def volatility(s: Series, mask: np.ndarray | None = None, periods_per_year: floa
             "garman_klass_annualized_pct": None if gk is None else round(gk * ann * 100, 2)}
 
 
-def regimes(s: Series, window_bars: int = 60) -> list[dict[str, Any]]:
-    """Label consecutive windows of ``window_bars`` bars by trend and volatility."""
-    r = log_returns(s.c)
-    if len(r) < window_bars:
-        return []
-    out = []
-    vols = []
-    for i in range(0, len(r) - window_bars + 1, window_bars):
-        w = r[i:i + window_bars]
-        vols.append(float(np.std(w, ddof=1)))
-    med = float(np.median(vols)) if vols else 0.0
-    for k, i in enumerate(range(0, len(r) - window_bars + 1, window_bars)):
-        w = r[i:i + window_bars]
-        hh = hurst_rs(w, nvals=[4, 8, 15, 30]) if window_bars >= 60 else None
-        vr = variance_ratio(w, 4)
-        vol = vols[k]
-        out.append({"start": _iso(s.t[i]), "end": _iso(s.t[min(i + window_bars, len(s.t) - 1)]),
-                    "vol_per_bar": vol, "hurst": hh, "variance_ratio": vr[0] if vr else None,
-                    "trend": trend_label(hh, *(vr or (None, None))),
-                    "volatility": "high" if med > 0 and vol > HIGH_VOL_RATIO * med else "low"})
+def incident_window(times: Sequence[float], margin_s: float = INCIDENT_MARGIN_S) -> tuple[float, float] | None:
+    """First to last trade time, widened by ``margin_s`` on each side (epoch seconds)."""
+    ts = [float(t) for t in times if t is not None]
+    return (min(ts) - margin_s, max(ts) + margin_s) if ts else None
+
+
+def _period(s: Series, m: np.ndarray, ppy: float | None) -> dict[str, Any] | None:
+    if m.sum() < 3:
+        return None
+    rr = log_returns(s.c[m])
+    vr = stats.variance_ratio_robust(rr, 4)
+    tr, st = trend_label(vr)
+    return {"start": _iso(s.t[m][0]), "end": _iso(s.t[m][-1] + s.interval_s), "bars": int(m.sum()),
+            "volatility": volatility(s, m, ppy), "hurst": hurst_rs(rr), "variance_ratio": vr, "trend": tr,
+            "trend_strength": st, "return_pct": round((float(s.c[m][-1]) / float(s.o[m][0]) - 1) * 100, 3),
+            "ljung_box": stats.ljung_box(rr), "stationarity": stats.stationarity(rr)}
+
+
+def compare_windows(s: Series, window: tuple[float, float], ppy: float | None = None) -> dict[str, Any]:
+    """The incident window against a baseline of the same length right before it, with a variance test."""
+    a, b = window
+    inc = (s.t >= a) & (s.t < b)
+    base = (s.t >= a - (b - a)) & (s.t < a)
+    out: dict[str, Any] = {"incident": _period(s, inc, ppy), "baseline": _period(s, base, ppy),
+                           "incident_window": [_iso(a), _iso(b)], "baseline_window": [_iso(a - (b - a)), _iso(a)],
+                           "vol_ratio": None, "vol_test": None, "regime_change": False}
+    ri, rb = log_returns(s.c[inc]), log_returns(s.c[base])
+    ci, cb = vol_close_to_close(s.c[inc]), vol_close_to_close(s.c[base])
+    if ci and cb:
+        out["vol_ratio"] = round(ci / cb, 3)
+        p = float(levene(ri, rb, center="median").pvalue) if min(len(ri), len(rb)) >= 3 else None
+        n = len(ri) + len(rb)
+        out["vol_test"] = stats.claim(n, stats.label(p, n), "Brown-Forsythe test of equal variance", pvalue=p,
+                                      n_incident=len(ri), n_baseline=len(rb))
+        big = out["vol_ratio"] >= HIGH_VOL_RATIO or out["vol_ratio"] <= 1 / HIGH_VOL_RATIO
+        out["regime_change"] = bool(big and out["vol_test"]["strength"] != "inconclusive")
     return out
 
 
-def regime_changes(labels: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for a, b in zip(labels, labels[1:]):
-        if a["volatility"] != b["volatility"]:
-            out.append({"at": b["start"], "kind": "volatility", "from": a["volatility"], "to": b["volatility"]})
-    return out
+def analyze_series(s: Series, window: tuple[float, float] | None = None,
+                   periods_per_year: float | None = None, peers: list[Series] | None = None) -> dict[str, Any]:
+    """Everything for one asset: anomalies, then estimators on the series with only the bad prints replaced.
 
-
-def anomalies(s: Series, crash_sigma: float = 8.0, crash_min_pct: float = 2.0, hampel_k: int = 5,
-              hampel_sigma: float = 8.0) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    r = log_returns(s.c)
-    if len(r) < 20:
-        return out
-    sig = _robust_sigma(r)
-    # gaps: missing bars
-    dt = np.diff(s.t)
-    for i in np.nonzero(dt > 1.5 * s.interval_s)[0].tolist():
-        out.append({"kind": "gap", "at": _iso(s.t[i] + s.interval_s), "missing_bars": int(dt[i] // s.interval_s - 1),
-                    "detail": f"{int(dt[i] // s.interval_s - 1)} bar(s) missing after {_iso(s.t[i])}"})
-    # price jumps between a bar's close and the next open
-    jump = np.abs(np.log(s.o[1:] / s.c[:-1]))
-    for i in np.nonzero(jump > max(crash_sigma * sig, crash_min_pct / 100))[0].tolist():
-        out.append({"kind": "price_gap", "at": _iso(s.t[i + 1]), "pct": round(float(jump[i]) * 100, 3),
-                    "detail": f"open {s.o[i + 1]:g} vs previous close {s.c[i]:g}"})
-    # prints far from their peers: Hampel filter on closes (k neighbours each side, the print excluded)
-    n = len(s.c)
-    k = hampel_k
-    outlier_idx: set[int] = set()
-    if n > 2 * k:
-        from numpy.lib.stride_tricks import sliding_window_view
-
-        win = sliding_window_view(s.c, 2 * k + 1)
-        peers = np.delete(win, k, axis=1)
-        med = np.median(peers, axis=1)
-        mad = 1.4826 * np.median(np.abs(peers - med[:, None]), axis=1)
-        centre = win[:, k]
-        dev = np.abs(centre - med)
-        hit = np.nonzero(dev > np.maximum(hampel_sigma * mad, crash_min_pct / 100 * med))[0]
-        # an isolated bar is a bad print; a run of neighbouring hits is a real move (left to crash detection)
-        hs = set(hit.tolist())
-        isolated = [j for j in hit.tolist() if (j - 1) not in hs and (j + 1) not in hs]
-        for j in isolated:
-            i = int(j + k)
-            outlier_idx.add(i)
-            out.append({"kind": "outlier_print", "at": _iso(s.t[i]), "pct": round(float(dev[j] / med[j]) * 100, 3),
-                        "index": i, "peer_median": float(med[j]),
-                        "detail": f"close {s.c[i]:g} vs peer median {float(med[j]):g}"})
-    # flash crashes: a fall over <= 5 bars beyond crash_sigma local sigmas (trailing 120 bars),
-    # >= 50% recovered within 15 bars
-    import pandas as pd
-
-    local = pd.Series(r).rolling(120, min_periods=30).std().shift(1).to_numpy()
-    local = np.where(np.isfinite(local) & (local > 0), local, sig)
-    logc = np.log(s.c)
-    i = 0
-    while i < n - 1:
-        found = False
-        for span in range(1, 6):
-            j = i + span
-            if j >= n:
-                break
-            fall = logc[j] - logc[i]
-            sd = float(local[min(i, len(local) - 1)])
-            if fall < -max(crash_sigma * sd * math.sqrt(span), crash_min_pct / 100) and i not in outlier_idx \
-                    and j not in outlier_idx:
-                low_j = j + int(np.argmin(logc[j:min(j + 3, n)]))
-                fall = logc[low_j] - logc[i]
-                rec_end = min(low_j + 16, n)
-                recovered = float(np.max(logc[low_j:rec_end]) - logc[low_j]) / -fall if fall < 0 else 0.0
-                out.append({"kind": "flash_crash" if recovered >= 0.5 else "crash", "at": _iso(s.t[i + 1]),
-                            "pct": round((math.exp(fall) - 1) * 100, 3), "bars": int(low_j - i),
-                            "recovered_pct": round(float(recovered) * 100, 1),
-                            "detail": f"{(math.exp(fall) - 1) * 100:.2f}% in {low_j - i} bar(s), "
-                                      f"{recovered * 100:.0f}% recovered within 15 bars"})
-                i = rec_end
-                found = True
-                break
-        if not found:
-            i += 1
-    out.sort(key=lambda a: a["at"])
-    return out
-
-
-def clean(s: Series, found: list[dict[str, Any]]) -> Series:
-    """A copy with outlier prints replaced by their peers' median (estimators are not robust to them)."""
-    idx = [a for a in found if a["kind"] == "outlier_print"]
-    if not idx:
-        return s
-    o, h, lo, c = s.o.copy(), s.h.copy(), s.low.copy(), s.c.copy()
-    for a in idx:
-        i, med = a["index"], a["peer_median"]
-        c[i] = med
-        h[i] = max(o[i], med)
-        lo[i] = min(o[i], med)
-        if i + 1 < len(o) and o[i + 1] == s.c[i]:
-            # the next bar opened at the bad print: its range is rebuilt from the clean open and close
-            o[i + 1] = med
-            h[i + 1] = max(med, c[i + 1])
-            lo[i + 1] = min(lo[i + 1], med, c[i + 1])
-    return Series(s.asset, s.t, o, h, lo, c, s.interval_s)
-
-
-def analyze_series(s: Series, split_at: float | None, periods_per_year: float | None = None,
-                   window_bars: int = 60) -> dict[str, Any]:
-    """Everything for one asset; ``split_at`` (epoch) separates the earlier period from the incident.
-
-    Volatility, Hurst and variance ratio are computed on the series with outlier prints replaced by
-    their peers' median (``outliers_replaced`` says how many).
+    ``window`` (epoch seconds) is the incident window; it is compared with the baseline before it.
+    Every replaced bar is listed in ``replaced`` (time, field, value, replacement). ``peers``: the same
+    base on other venues or quotes, whose bars can contradict a wick.
     """
-    found = anomalies(s)
-    raw = s
-    s = clean(s, found)
-    r = log_returns(s.c)
-    hh = hurst_rs(r)
-    vr = variance_ratio(r, 4)
+    found, fixed = anomalies.detect(s, peers)
+    r = log_returns(fixed.c)
+    vr = stats.variance_ratio_robust(r, 4)
+    tr, st = trend_label(vr)
     res: dict[str, Any] = {
         "asset": s.asset, "bars": int(len(s.c)), "start": _iso(s.t[0]) if len(s.t) else None,
-        "end": _iso(s.t[-1]) if len(s.t) else None,
-        "volatility": volatility(s, None, periods_per_year), "hurst": hh,
-        "variance_ratio": vr[0] if vr else None, "variance_ratio_z": vr[1] if vr else None,
-        "trend": trend_label(hh, *(vr or (None, None))),
-        "return_pct": round((float(s.c[-1]) / float(s.o[0]) - 1) * 100, 3) if len(s.c) else None,
-    }
-    if split_at is not None:
-        before = s.t < split_at
-        after = ~before
-        periods: dict[str, dict[str, Any] | None] = {}
-        for name, m in (("earlier", before), ("incident", after)):
-            if m.sum() < 40:
-                periods[name] = None
-                continue
-            rr = log_returns(s.c[m])
-            h2 = hurst_rs(rr)
-            v2 = variance_ratio(rr, 4)
-            periods[name] = {"volatility": volatility(s, m, periods_per_year), "hurst": h2,
-                             "variance_ratio": v2[0] if v2 else None, "variance_ratio_z": v2[1] if v2 else None,
-                             "trend": trend_label(h2, *(v2 or (None, None))),
-                             "return_pct": round((float(s.c[m][-1]) / float(s.o[m][0]) - 1) * 100, 3)}
-        res["periods"] = periods
-        e, i = periods.get("earlier"), periods.get("incident")
-        res["regime_change"] = False
-        res["vol_ratio_incident_vs_earlier"] = None
-        if e and i and e["volatility"]["cc_per_bar"] and i["volatility"]["cc_per_bar"]:
-            res["vol_ratio_incident_vs_earlier"] = round(i["volatility"]["cc_per_bar"] / e["volatility"]["cc_per_bar"], 3)
-            res["regime_change"] = (e["trend"] != i["trend"]) or res["vol_ratio_incident_vs_earlier"] >= HIGH_VOL_RATIO \
-                or res["vol_ratio_incident_vs_earlier"] <= 1 / HIGH_VOL_RATIO
-    labels = regimes(s, window_bars)
-    res["windows"] = labels
-    res["regime_changes"] = regime_changes(labels)
-    res["anomalies"] = [{k: v for k, v in a.items() if k not in ("index", "peer_median")} for a in found]
-    res["outliers_replaced"] = sum(1 for a in found if a["kind"] == "outlier_print")
-    res["raw_cc_per_bar"] = vol_close_to_close(raw.c)
+        "end": _iso(s.t[-1]) if len(s.t) else None, "volatility": volatility(fixed, None, periods_per_year),
+        "hurst": hurst_rs(r), "variance_ratio": vr, "trend": tr, "trend_strength": st,
+        "ljung_box": stats.ljung_box(r), "raw_cc_per_bar": vol_close_to_close(s.c),
+        "anomalies": [{k: v for k, v in a.items() if k != "index"} for a in found if a["kind"] != "outlier_print"],
+        "replaced": [{k: a[k] for k in ("at", "field", "value", "replacement", "pct", "detail")}
+                     for a in found if a["kind"] == "outlier_print"]}
+    res["outliers_replaced"] = len(res["replaced"])
+    if window is not None:
+        res.update(compare_windows(fixed, window, periods_per_year))
     return res
 
 
@@ -382,6 +236,8 @@ def entries_vs_market(trades: Sequence[Any], series: dict[str, Series]) -> dict[
         return round(sum(1 for r in k if r["won"]) / len(k), 4) if k else None
 
     prices = [r["price"] for r in rows if r["price"] is not None]
+    diff = stats.win_rate_difference([bool(r["won"]) for r in wm if r["won"] is not None],
+                                     [bool(r["won"]) for r in ag if r["won"] is not None])
     return {"trades": n, "with_move": len(wm), "against_move": len(ag), "win_rate_with_move": wr(wm),
             "win_rate_against_move": wr(ag), "mean_entry_price": round(float(np.mean(prices)), 4) if prices else None,
-            "rows": rows}
+            "win_rate_difference": diff, "rows": rows}

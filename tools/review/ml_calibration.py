@@ -1,8 +1,9 @@
 """Calibration of a model's stated probabilities against reconstructed outcomes, and feature drift.
 
-Brier score and reliability curve follow scikit-learn's definitions (``brier_score_loss``,
-``calibration_curve``: uniform or quantile bins, empty bins dropped), so the published reference values
-hold. Expected calibration error is the bin-weighted |accuracy - confidence|. The base-rate baseline
+Brier score and log loss are scikit-learn's; the reliability curve bins as scikit-learn's
+``calibration_curve`` (uniform or quantile bins, empty bins dropped) and adds the trades per bin and a
+Wilson 95% interval of each bin's win rate. The Brier score comes with its Murphy decomposition and a
+bootstrap interval of its excess over the base rate (``tools.review.stats``). Expected calibration error is the bin-weighted |accuracy - confidence|. The base-rate baseline
 predicts the observed win rate for every trade (its Brier score is p(1-p)); a coin flip scores 0.25.
 Drift: population stability index (reference deciles, epsilon-floored) and the two-sample KS test.
 
@@ -16,7 +17,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import stats as sps
+from sklearn.metrics import brier_score_loss
+from sklearn.metrics import log_loss as sk_log_loss
+
+from tools.review import stats
 
 Floats = Sequence[float] | np.ndarray   # a list or a numpy array of numbers (None in ``prices`` reads as NaN)
 
@@ -35,16 +40,20 @@ def _arr(y_true: Floats, y_prob: Floats) -> tuple[np.ndarray, np.ndarray]:
 
 
 def brier(y_true: Floats, y_prob: Floats) -> float:
+    """scikit-learn's ``brier_score_loss`` (NaN on no data)."""
     y, p = _arr(y_true, y_prob)
-    return float(np.mean((y - p) ** 2)) if len(y) else float("nan")
+    if not len(y):
+        return float("nan")
+    return float(brier_score_loss(y, p, pos_label=1)) if set(np.unique(y)) <= {0.0, 1.0} else float(np.mean((y - p) ** 2))
 
 
 def log_loss(y_true: Floats, y_prob: Floats) -> float:
+    """scikit-learn's ``log_loss`` of binary outcomes (probabilities clipped away from 0 and 1)."""
     y, p = _arr(y_true, y_prob)
     if not len(y):
         return float("nan")
     p = np.clip(p, EPS, 1 - EPS)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    return float(sk_log_loss(y, p, labels=[0.0, 1.0]))
 
 
 def calibration_curve(y_true: Floats, y_prob: Floats, n_bins: int = 5,
@@ -102,7 +111,7 @@ def ks(reference: Floats, current: Floats) -> tuple[float, float] | None:
     r, c = r[np.isfinite(r)], c[np.isfinite(c)]
     if len(r) < 2 or len(c) < 2:
         return None
-    res = stats.ks_2samp(r, c)
+    res = sps.ks_2samp(r, c)
     return float(res.statistic), float(res.pvalue)
 
 
@@ -126,11 +135,22 @@ def calibration_report(y_true: Floats, y_prob: Floats, pnl: Floats | None = None
     out["brier_skill_vs_base_rate"] = round(1 - out["brier"] / out["brier_base_rate"], 4) \
         if out["brier_base_rate"] > 0 else None
     pt, pp, cnt = calibration_curve(y, p, n_bins)
-    out["reliability"] = [{"mean_prob": round(float(a), 4), "win_rate": round(float(b), 4), "trades": int(c)}
-                          for a, b, c in zip(pp, pt, cnt)]
+    rel = []
+    for a, b, c in zip(pp, pt, cnt):
+        ci = stats.wilson(int(round(b * c)), int(c))
+        rel.append({"mean_prob": round(float(a), 4), "win_rate": round(float(b), 4), "trades": int(c),
+                    "ci_low": round(ci[0], 4) if ci else None, "ci_high": round(ci[1], 4) if ci else None})
+    out["reliability"] = rel
+    bc = stats.brier_claim(y, p, min_n=MIN_TRADES)
+    out.update(brier_ci_low=bc["ci_low"], brier_ci_high=bc["ci_high"], brier_reliability=bc.get("reliability"),
+               brier_resolution=bc.get("resolution"), brier_uncertainty=bc.get("uncertainty"),
+               brier_excess_ci_low=bc["excess_over_base_ci_low"], brier_excess_ci_high=bc["excess_over_base_ci_high"],
+               brier_excess_pvalue=bc["pvalue"], brier_strength=bc["strength"])
+    wr = stats.proportion_claim(int(y.sum()), n, float(p.mean()), min_n=MIN_TRADES)
+    out.update(win_rate_ci_low=wr["ci_low"], win_rate_ci_high=wr["ci_high"], win_rate_strength=wr["strength"])
     # a binomial test of the win rate against the mean stated probability
     if n >= 1:
-        bt = stats.binomtest(int(y.sum()), n, float(np.clip(p.mean(), 1e-9, 1 - 1e-9)))
+        bt = sps.binomtest(int(y.sum()), n, float(np.clip(p.mean(), 1e-9, 1 - 1e-9)))
         out["win_rate_vs_stated_pvalue"] = float(bt.pvalue)
     if prices is not None:
         pr = np.asarray(prices, float)
@@ -149,6 +169,8 @@ def calibration_report(y_true: Floats, y_prob: Floats, pnl: Floats | None = None
     out["enough_data"] = n >= MIN_TRADES
     out["miscalibrated"] = bool(n >= MIN_TRADES and out["brier"] > out["brier_base_rate"]
                                 and out["ece"] > 0.1 and out.get("win_rate_vs_stated_pvalue", 1.0) < 0.05)
+    out["miscalibration_strength"] = (stats.label(out.get("win_rate_vs_stated_pvalue"), n, MIN_TRADES)
+                                      if out["miscalibrated"] else "inconclusive")
     return out
 
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, model_validator
 
+from tools.render_safety import csv_cell, safe_model
+from tools.review.markdown import _md_cell, fmt_num, fmt_ts, md_table  # noqa: F401  (re-exported)
 from trading.records.atomic import atomic_write_bytes, atomic_write_json
 
 TEAMS = ("forensics", "econophysics", "ml_strategy", "risk", "software", "strategy", "sre")
@@ -88,6 +88,16 @@ class _M(BaseModel):
     model_config = {"extra": "forbid"}
 
 
+Strength = Literal["confirmed", "likely", "inconclusive"]
+
+
+def strength_tag(n: int | None, strength: str | None, test: str = "") -> str:
+    """`` · confirmed · n=28 (tally of 28 trades)``: what a statement's label and sample size read as."""
+    if strength is None:
+        return ""
+    return f" · {strength}" + (f" · n={n}" if n is not None else "") + (f" ({test})" if test else "")
+
+
 class Finding(_M):
     id: str
     title: str
@@ -95,6 +105,9 @@ class Finding(_M):
     kind: Literal["fact", "hypothesis"]
     evidence: list[str] = Field(default_factory=list)     # "bot.log:L123", "trade_journal.db:trades.id=7"
     contributing: bool = False       # a contributing factor for the final report (not a root cause)
+    n: int | None = None             # the sample the statement rests on (records, trades, bars)
+    strength: Strength | None = None  # confirmed / likely / inconclusive (tools.review.stats.label)
+    test: str = ""                   # the statistic behind the label ("Wilson 95% CI", "tally of 28 trades")
 
 
 class RootCause(_M):
@@ -131,6 +144,9 @@ class Answer(_M):
     question: str
     answer: str
     kind: Literal["fact", "hypothesis", "unknown"]
+    n: int | None = None
+    strength: Strength | None = None
+    test: str = ""
 
 
 class NotRun(_M):
@@ -185,54 +201,13 @@ class FinalReport(_M):
     reasoner: str = "offline"
 
 
-# ---------------------------------------------------------------------------------------------------
-# rendering helpers
-
-def fmt_num(x: Any, nd: int = 2) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, bool):
-        return str(x)
-    if isinstance(x, int):
-        return str(x)
-    if isinstance(x, float):
-        return f"{x:.{nd}f}"
-    return str(x)
-
-
-def fmt_ts(ts: datetime | str | None, tz: str = "UTC", ms: bool = False) -> str:
-    """ISO 8601 in the bundle's display zone, with its offset (UTC shown as Z); ``ms`` always writes
-    milliseconds (CSV columns then sort as text)."""
-    if ts is None or ts == "":
-        return ""
-    if isinstance(ts, str):
-        ts = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=ZoneInfo("UTC"))
-    local = ts.astimezone(ZoneInfo(tz))
-    text = local.isoformat(timespec="milliseconds" if (ms or local.microsecond) else "seconds")
-    return text.replace("+00:00", "Z") if tz == "UTC" else text
-
-
-def _md_cell(v: Any) -> str:
-    return fmt_num(v).replace("|", "\\|").replace("\n", " ")
-
-
-def md_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, limit: int = 40) -> str:
-    if not rows:
-        return "_none_\n"
-    cols = list(columns or rows[0].keys())
-    out = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
-    for r in rows[:limit]:
-        out.append("| " + " | ".join(_md_cell(r.get(c)) for c in cols) + " |")
-    if len(rows) > limit:
-        out.append(f"\n_{len(rows) - limit} more rows not shown_")
-    return "\n".join(out) + "\n"
-
-
 def _evidence(ev: Iterable[str]) -> str:
     ev = list(ev)
     return ("  \n  evidence: " + "; ".join(f"`{e}`" for e in ev[:8]) + (" ..." if len(ev) > 8 else "")) if ev else ""
+
+
+def _test(test: str) -> str:
+    return f" _({test})_" if test else ""
 
 
 def render_team_markdown(rep: TeamReport) -> str:
@@ -245,7 +220,8 @@ def render_team_markdown(rep: TeamReport) -> str:
     if not rep.findings:
         lines.append("_no findings_")
     for f in rep.findings:
-        lines.append(f"- **[{f.kind.upper()}] {f.title}** ({f.id}): {f.statement}{_evidence(f.evidence)}")
+        lines.append(f"- **[{f.kind.upper()}{strength_tag(f.n, f.strength)}] {f.title}** ({f.id}): {f.statement}"
+                     f"{_test(f.test)}{_evidence(f.evidence)}")
     lines.append("")
     if rep.root_causes:
         lines += ["## Root causes detected", ""]
@@ -253,7 +229,8 @@ def render_team_markdown(rep: TeamReport) -> str:
     if rep.answers:
         lines += ["## Questions answered", ""]
         for a in rep.answers:
-            lines.append(f"- **{a.question}**  \n  [{a.kind.upper()}] {a.answer}")
+            lines.append(f"- **{a.question}**  \n  [{a.kind.upper()}{strength_tag(a.n, a.strength)}] {a.answer}"
+                         f"{_test(a.test)}")
         lines.append("")
     lines += ["## Conclusions", ""] + [f"- {c}" for c in rep.conclusions or ["none"]] + [""]
     lines += ["## Recommendations", ""]
@@ -301,10 +278,11 @@ def render_final_markdown(fr: FinalReport, teams: Sequence[TeamReport], tz: str 
     if not fr.contributing_factors:
         lines.append("_none identified_")
     for f in fr.contributing_factors:
-        lines.append(f"- **[{f.kind.upper()}] {f.title}**: {f.statement}{_evidence(f.evidence)}")
+        lines.append(f"- **[{f.kind.upper()}{strength_tag(f.n, f.strength)}] {f.title}**: {f.statement}"
+                     f"{_test(f.test)}{_evidence(f.evidence)}")
     lines.append("")
     lines += ["## 4. Programmatic Changes Required", "",
-              "Decision framework (seed 001): code bug fix -> no approval; risk parameter -> user approval; "
+              "Decision framework: code bug fix -> no approval; risk parameter -> user approval; "
               "strategy -> user approval + backtest; model -> user approval + A/B test; architecture -> full "
               "design review.", ""]
     lines += md_table([{"id": r.id, "priority": r.priority, "change": r.title, "type": r.change_type,
@@ -337,7 +315,7 @@ def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: Sequence[s
     w.writeheader()
     n = 0
     for r in rows:
-        w.writerow({c: ("" if r.get(c) is None else r.get(c)) for c in columns})
+        w.writerow({c: ("" if r.get(c) is None else csv_cell(r.get(c))) for c in columns})  # no formulas
         n += 1
     atomic_write_bytes(path, buf.getvalue().encode())
     return n
@@ -368,8 +346,10 @@ def findings_doc(fr: FinalReport, teams: Sequence[TeamReport], run_id: str, bund
 
 def write_review(out: Path, fr: FinalReport, teams: Sequence[TeamReport], run_id: str, bundle: str,
                  tz: str = "UTC") -> list[Path]:
-    """Write teams/*.md, INCIDENT_ANALYSIS_FINAL.md and findings.json (atomically)."""
+    """Write teams/*.md, INCIDENT_ANALYSIS_FINAL.md and findings.json (atomically); every string is
+    markdown-escaped first (tools/render_safety.py): log and model text never renders as HTML or a link."""
     out = Path(out)
+    fr, teams = safe_model(fr), [safe_model(t) for t in teams]
     written = []
     for t in teams:
         p = out / "teams" / f"{t.team}.md"

@@ -21,6 +21,7 @@ class Series:
     interval_s: int
     source: str = ""                   # the file the bars were read from ("" when derived, e.g. from quotes)
     dropped: dict[str, int] = field(default_factory=dict)   # rows the reader dropped, by reason
+    v: np.ndarray | None = None        # volume per bar, when the source has it (outlier checks use it)
 
     def __len__(self) -> int:
         return len(self.t)

@@ -128,6 +128,12 @@ def read_cron(path: Path, year: int) -> dict[str, Any]:
     return {"jobs": jobs, "errors": errors}
 
 
+def unknown_lines(st: dict[str, Any]) -> int:
+    """Unknown record lines from a log's read stats (a count, or counts per logger|level)."""
+    u = st.get("unknown", 0)
+    return int(u) if isinstance(u, (int, float)) else int(sum(u.values()))
+
+
 def analyze(fx: Forensics) -> dict[str, Any]:
     out: dict[str, Any] = {"detections": [], "metrics": {}}
     m = out["metrics"]
@@ -170,9 +176,9 @@ def analyze(fx: Forensics) -> dict[str, Any]:
                 gaps.append({"source": name, "from": a, "to": b, "minutes": round(s / 60, 1),
                              "usual_gap_minutes": round(usual / 60, 1) if usual else None})
     out["gaps"] = sorted(gaps, key=lambda g: -g["minutes"])
-    coverage = [{"source": n, "first": d.first, "last": d.last, "records": d.records,
-                 "bytes": d.stats.get("bytes_read"), "unknown_lines": sum(d.stats.get("unknown", {}).values())}
-                for n, d in fx.logs.items()]
+    coverage: list[dict[str, Any]] = [
+        {"source": n, "first": d.first, "last": d.last, "records": d.records, "bytes": d.stats.get("bytes_read"),
+         "unknown_lines": unknown_lines(d.stats)} for n, d in fx.logs.items()]
     out["coverage"] = coverage
     if last:
         silent = [c for c in coverage if c["last"] and (last - c["last"]).total_seconds() > 1800]

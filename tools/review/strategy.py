@@ -1,4 +1,4 @@
-"""Trading-strategy review: trade frequency and overtrading, entry prices, holding time,
+"""Trading-strategy review: trade frequency and overtrading (positions, not fills), entry prices, holding time,
 concentration, and the trading period against the earlier part of the same bundle.
 
 Failure contract: a pure function over a ``Forensics``; with no trades it returns empty metrics, never
@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from tools.review.forensics import Forensics
+from tools.review import stats
+from tools.review.forensics import Forensics, TradeRow
 from tools.review.report import RootCause
 from tools.review.report import RootCauseCode as C
 from tools.review.risk.exposure import concentration
@@ -41,13 +42,32 @@ def frequency(times: list[datetime]) -> dict[str, Any]:
             "min_gap_min": round(float(gaps.min()), 2) if len(gaps) else None}
 
 
+def position_entries(rows: list[TradeRow]) -> list[tuple[datetime, TradeRow]]:
+    """One entry per position, not per fill: partial fills of one order are one entry, and a market
+    maker's many fills on the same market, outcome and window (rows read from fills) are one position."""
+    groups: dict[tuple[Any, ...], tuple[datetime, TradeRow]] = {}
+    for t in rows:
+        if t.entry_time is None:
+            continue
+        if t.source == "fills":
+            key: tuple[Any, ...] = ("fills", t.market or t.asset, t.outcome, t.window_start)
+        elif t.order_id:
+            key = ("order", t.order_id)
+        else:
+            key = ("row", t.trade_id, id(t))
+        if key not in groups or t.entry_time < groups[key][0]:
+            groups[key] = (t.entry_time, t)
+    return sorted(groups.values(), key=lambda x: x[0])
+
+
 def analyze(fx: Forensics, econ_entries: dict[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"detections": [], "metrics": {}}
     m = out["metrics"]
-    timed = sorted(((t.entry_time, t) for t in fx.positions if t.entry_time is not None), key=lambda x: x[0])
+    timed = position_entries(fx.positions)
     if not timed:
         return out
     pos = [t for _, t in timed]
+    m["fills_or_rows"] = sum(1 for t in fx.positions if t.entry_time is not None)
     freq = frequency([ts for ts, _ in timed])
     out["frequency"] = freq
     m.update({k: v for k, v in freq.items() if not isinstance(v, datetime)})
@@ -79,7 +99,7 @@ def analyze(fx: Forensics, econ_entries: dict[str, Any] | None = None) -> dict[s
     if freq["max_in_60min"] >= rate_limit:
         out["detections"].append(RootCause(
             code=C.OVERTRADING, teams=["strategy"],
-            summary=(f"{freq['trades']} trades in {freq['span_hours']} hours ({freq['per_hour']} per hour), up to "
+            summary=(f"{freq['trades']} positions in {freq['span_hours']} hours ({freq['per_hour']} per hour), up to "
                      f"{freq['max_in_60min']} within one hour from {fx.fmt(freq['max_window_start'])}, against "
                      f"{len(earlier)} trades in the {m['earlier_period_hours']} hours before; median gap "
                      f"{freq['median_gap_min']} minutes."),
@@ -95,12 +115,17 @@ def analyze(fx: Forensics, econ_entries: dict[str, Any] | None = None) -> dict[s
             wr = sum(1 for t in res if t.won) / len(res)
             m["win_rate"] = round(wr, 4)
             m["breakeven_win_rate"] = round(float(np.mean([t.price for t in res])), 4)
+            wc = stats.proportion_claim(sum(1 for t in res if t.won), len(res), m["breakeven_win_rate"])
+            m.update(win_rate_n=wc["n"], win_rate_ci_low=wc["ci_low"], win_rate_ci_high=wc["ci_high"],
+                     win_rate_vs_breakeven_p=wc["pvalue"], win_rate_strength=wc["strength"])
             buckets = []
             for lo, hi in ((0.0, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 1.01)):
                 b = [t for t in res if t.price is not None and lo <= t.price < hi]
                 if b:
+                    bc = stats.proportion_claim(sum(1 for t in b if t.won), len(b))
                     buckets.append({"price_range": f"{lo:.2f}-{min(hi, 1.0):.2f}", "trades": len(b),
                                     "win_rate": round(sum(1 for t in b if t.won) / len(b), 4),
+                                    "ci_low": bc["ci_low"], "ci_high": bc["ci_high"], "strength": bc["strength"],
                                     "pnl": round(sum(t.pnl or 0.0 for t in b), 2)})
             out["price_buckets"] = buckets
     holds = []
@@ -118,6 +143,9 @@ def analyze(fx: Forensics, econ_entries: dict[str, Any] | None = None) -> dict[s
         m["entries_against_move"] = econ_entries["against_move"]
         m["win_rate_with_move"] = econ_entries["win_rate_with_move"]
         m["win_rate_against_move"] = econ_entries["win_rate_against_move"]
+        d = econ_entries.get("win_rate_difference") or {}
+        m.update(entries_diff_n=d.get("n", 0), entries_diff_ci_low=d.get("ci_low"), entries_diff_ci_high=d.get("ci_high"),
+                 entries_diff_strength=d.get("strength", "inconclusive"))
     # first half vs second half of the trading period
     half = len(pos) // 2
     if half >= 3:

@@ -12,6 +12,10 @@ IB quirks handled here:
   or without it after ``commission_grace_s`` (logged), since fills are de-duplicated on exec id.
 - ``realizedPNL`` in a commission report can rest on a stale average cost; it is kept as
   ``broker_realized_pnl`` and PnL is computed from fills (trading.domain.pnl).
+- Bracket children are plain GTC orders at IB: an exit sent while they work could fill and then a child
+  too, flipping the book. ``prepare_exit`` cancels the trade's working children, waits until IB
+  acknowledges every cancel (or reports the child filled) and returns the live position the exit is
+  sized from; unacknowledged cancels raise ``BrokerUnavailable`` and the exit is not sent.
 
 The connection and event intake are in ``ib_connection``, the mapping of ib_async objects in ``ib_rows``
 and the library import in ``ib_api``.
@@ -22,10 +26,18 @@ price raise ValueError; an order that cannot be sent raises ``BrokerUnavailable`
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
-from trading.brokers.base import AccountSnapshot, BracketOrders, BracketRequest, BrokerUnavailable, ReduceOnlyViolation
+from trading.brokers.base import (
+    AccountSnapshot,
+    BracketOrders,
+    BracketRequest,
+    BrokerUnavailable,
+    ExitPreparation,
+    ReduceOnlyViolation,
+)
 from trading.brokers.ib_api import IB_ERRORS, ibapi
 from trading.brokers.ib_connection import IBConnection
 from trading.brokers.ib_rows import EPS, multiplier, round_to_tick, symbol_of
@@ -201,6 +213,44 @@ class IBBroker(IBConnection):
         log.info("reduce-only exit sent cycle=%s %s %s %s order=%s (live %+g)", trade_cycle_id, side, qty,
                  symbol, out.order_id, live)
         return out
+
+    def prepare_exit(self, trade_cycle_id: str, symbol: str, timeout_s: float = 5.0) -> ExitPreparation:
+        """Cancel the trade's working bracket children and wait for IB's acknowledgement; a child that fills
+        meanwhile reaches ``on_fill`` as usual and is in the returned (fresh) live position."""
+        self._require_connected("exit preparation")
+        oca = f"warden-{trade_cycle_id}"
+        children = [t for t in self._ib.openTrades()
+                    if (t.order.parentId or t.order.ocaGroup == oca)
+                    and (self._cycles.get(t.order.orderId) == trade_cycle_id or t.order.orderRef == trade_cycle_id
+                         or t.order.ocaGroup == oca)
+                    and t.orderStatus.status not in ibapi.OrderStatus.DoneStates]
+        for t in children:
+            try:
+                self._ib.cancelOrder(t.order)
+            except IB_ERRORS as exc:
+                self.errors["exit preparation"] += 1
+                raise BrokerUnavailable(f"IB cancel of bracket child {t.order.orderId} (cycle {trade_cycle_id}) "
+                                        f"not sent: {exc!r}") from exc
+        deadline = time.monotonic() + timeout_s
+        while any(t.orderStatus.status not in ibapi.OrderStatus.DoneStates for t in children):
+            if time.monotonic() >= deadline or not self.is_connected():
+                self.errors["exit preparation"] += 1
+                left = [t.order.orderId for t in children if t.orderStatus.status not in ibapi.OrderStatus.DoneStates]
+                raise BrokerUnavailable(f"IB did not acknowledge the cancel of bracket children {left} of cycle "
+                                        f"{trade_cycle_id} within {timeout_s:g}s: exit not sent")
+            try:
+                self._ib.sleep(0.02)
+            except IB_ERRORS as exc:
+                self.errors["exit preparation"] += 1
+                raise BrokerUnavailable(f"IB connection lost while cancelling children of {trade_cycle_id}: "
+                                        f"{exc!r}") from exc
+        self._sweep_pending()
+        filled = [t.order.orderId for t in children if t.orderStatus.status == "Filled"]
+        if filled:
+            log.warning("cycle %s: bracket child %s filled while its cancel was on the way; exit resized from the "
+                        "live position", trade_cycle_id, filled)
+        cancelled = [str(t.order.orderId) for t in children if t.orderStatus.status != "Filled"]
+        return ExitPreparation(cancelled=cancelled, position=self.position(symbol))
 
     def cancel(self, order_id: str) -> None:
         self._require_connected("cancel")

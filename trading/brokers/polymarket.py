@@ -31,7 +31,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from trading.brokers.base import AccountSnapshot, BracketOrders, BracketRequest, BrokerUnavailable, ReduceOnlyViolation
+from trading.brokers.base import (
+    AccountSnapshot,
+    BracketOrders,
+    BracketRequest,
+    BrokerUnavailable,
+    ExitPreparation,
+    ReduceOnlyViolation,
+)
 from trading.brokers.callbacks import BrokerCallbacks
 from trading.brokers.polymarket_api import (
     AssetType,
@@ -256,6 +263,11 @@ class PolymarketBroker(PolymarketClient, BrokerCallbacks):
                  local.side, local.qty, local.symbol, local.limit_price, status)
         self._call_cbs(self._status_cbs, "order status", oid, order)
         return order
+
+    def prepare_exit(self, trade_cycle_id: str, symbol: str, timeout_s: float = 5.0) -> ExitPreparation:
+        """No resting bracket children exist on Polymarket (see above): nothing to cancel; the live
+        position sizes the exit (raises BrokerUnavailable when it cannot be read)."""
+        return ExitPreparation(position=self.position(symbol))
 
     def cancel(self, order_id: str) -> None:
         resp = self._call("cancel", self._need_l2().cancel_order, OrderPayload(orderID=order_id))

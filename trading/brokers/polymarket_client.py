@@ -42,7 +42,9 @@ class PolymarketClient:
         self.config = config or BrokerConfig(kind="polymarket")
         self.creds = creds if creds is not None else PolymarketCredentials.from_env()
         self.timeout_s = request_timeout_s or self.config.position_timeout_s
-        self.data = data or PolymarketData(self.config.polymarket_data_host, gamma_host,
+        # an explicit gamma_host wins; else the settings' (WARDEN_BROKER__POLYMARKET_GAMMA_HOST)
+        gamma = gamma_host if gamma_host != GAMMA_HOST else self.config.polymarket_gamma_host
+        self.data = data or PolymarketData(self.config.polymarket_data_host, gamma,
                                            clob_host=self.config.polymarket_host, timeout_s=self.timeout_s)
         self._wallet = wallet
         self._client: ClobClient | None = None
@@ -83,7 +85,7 @@ class PolymarketClient:
         try:
             client = ClobClient(cfg.polymarket_host, chain_id=cfg.polymarket_chain_id, key=key, creds=api,
                                 signature_type=c.signature_type, funder=c.funder)
-        except Exception as exc:  # a malformed key: say so without echoing it
+        except (ValueError, TypeError) as exc:  # a malformed key (binascii.Error is a ValueError): never echo it
             raise ValueError(
                 f"{ENV_PRIVATE_KEY} is not a valid private key ({exc.__class__.__name__})") from None
         self._call("health check", client.get_ok)

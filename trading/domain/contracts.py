@@ -1,4 +1,4 @@
-"""Contract specifications: point multipliers and IB futures symbol parsing.
+"""Contract specifications (a view on the instrument registry) and IB futures symbol parsing.
 
 Failure contract: ``spec_for`` and ``parse_ib_symbol`` raise ValueError naming the symbol they do not
 know; nothing here does I/O.
@@ -10,30 +10,16 @@ from datetime import date
 
 from pydantic import BaseModel
 
+from trading.domain.instruments import InstrumentSpec, futures_root, resolve
+
 FUTURES_MONTH_CODES = {
     "F": 1, "G": 2, "H": 3, "J": 4, "K": 5, "M": 6, "N": 7, "Q": 8, "U": 9, "V": 10, "X": 11, "Z": 12,
 }
 MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
-class ContractSpec(BaseModel, frozen=True):
-    root: str
-    multiplier: float          # USD per point per contract (or per share)
-    venue: str                 # "ib" | "polymarket" | "paper"
-    tick: float = 0.01
-    bounded_payoff: bool = False  # True for binary shares: worst case is the premium paid
-    exchange: str = ""
-    currency: str = "USD"
-
-
-SPECS: dict[str, ContractSpec] = {
-    "ES": ContractSpec(root="ES", multiplier=50.0, venue="ib", tick=0.25, exchange="CME"),
-    "MES": ContractSpec(root="MES", multiplier=5.0, venue="ib", tick=0.25, exchange="CME"),
-    "NQ": ContractSpec(root="NQ", multiplier=20.0, venue="ib", tick=0.25, exchange="CME"),
-    "MNQ": ContractSpec(root="MNQ", multiplier=2.0, venue="ib", tick=0.25, exchange="CME"),
-    # A Polymarket share pays 1 USD when its outcome wins and 0 otherwise.
-    "POLY": ContractSpec(root="POLY", multiplier=1.0, venue="polymarket", tick=0.01, bounded_payoff=True),
-}
+# a contract spec is an instrument spec (trading.domain.instruments): the registry holds every asset class
+ContractSpec = InstrumentSpec
 
 _IB_SYMBOL = re.compile(r"^(?P<root>[A-Z]{1,4}?)(?P<month>[FGHJKMNQUVXZ])(?P<year>\d{1,2})$")
 
@@ -61,7 +47,7 @@ def parse_ib_symbol(symbol: str, today: date | None = None) -> FuturesSymbol:
     at most a few years ahead), so ESZ5 read in 2025 is 2025 and read in 2027 is 2035.
     """
     m = _IB_SYMBOL.match(symbol.strip().upper())
-    if not m or m.group("root") not in SPECS:
+    if not m or futures_root(m.group(0)) != m.group("root"):
         raise ValueError(f"not a known futures symbol: {symbol!r} (expected ROOT+MONTH+YEAR, e.g. ESZ5)")
     today = today or date.today()
     y = int(m.group("year"))
@@ -78,16 +64,9 @@ def parse_ib_symbol(symbol: str, today: date | None = None) -> FuturesSymbol:
 
 
 def spec_for(symbol: str) -> ContractSpec:
-    """The contract spec for a symbol: a root (ES), an IB local symbol (ESZ5) or a Polymarket token."""
-    s = symbol.strip().upper()
-    if s in SPECS:
-        return SPECS[s]
-    m = _IB_SYMBOL.match(s)
-    if m and m.group("root") in SPECS:
-        return SPECS[m.group("root")]
-    if s.isdigit() or s.startswith("POLY:") or "-UPDOWN-" in s:
-        return SPECS["POLY"]
-    raise ValueError(f"no contract spec for symbol {symbol!r}; known roots: {', '.join(SPECS)}")
+    """The spec for any symbol: a root (ES), an IB local symbol (ESZ5), a Polymarket token, a crypto pair,
+    an FX pair, a stock, or an ``[instruments.NAME]`` table; raises UnknownInstrument (a ValueError)."""
+    return resolve(symbol)
 
 
 def multiplier_for(symbol: str) -> float:

@@ -100,8 +100,21 @@ class Advisory(_Model):
     reason_codes: list[ReasonCode] = Field(default_factory=list)
 
 
+class ViewMapping(_Model):
+    """The view an order expresses when the venue trades another instrument for it: a SELL view on BTC
+    is a BUY of the window's Down share. The advisory gate judges the advice against ``side`` (the view
+    the advisor was asked about), never against the mapped order's side; the mapping goes into the
+    verdict's evidence."""
+    symbol: str
+    side: Side
+    outcome: str | None = None        # e.g. "Up" / "Down"
+
+
 class OrderIntent(_Model):
-    """What the caller would like to send; the guards may block or adjust it."""
+    """What the caller would like to send; the guards may block or adjust it.
+
+    ``kind`` and ``reduce_only`` must agree: an ENTRY is never reduce-only (the guards reject one with
+    INTENT_CONFLICT before anything else); an EXIT is always judged and sent reduce-only."""
     kind: IntentKind
     side: Side
     qty: float = Field(gt=0)
@@ -114,10 +127,16 @@ class OrderIntent(_Model):
     signal_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     order_type: OrderType = OrderType.MKT
     created_at: datetime = Field(default_factory=utcnow)
+    view: ViewMapping | None = None   # set when the venue mapped a view onto another instrument
 
     @property
     def signed_qty(self) -> float:
         return self.side.sign * self.qty
+
+    @property
+    def view_side(self) -> Side:
+        """The direction of the view this order expresses (the signal's), not the mapped order's side."""
+        return self.view.side if self.view is not None else self.side
 
 
 class Order(_Model):

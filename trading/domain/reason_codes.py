@@ -38,9 +38,15 @@ class ReasonCode(StrEnum):
     JOURNAL_UNWRITABLE = "JOURNAL_UNWRITABLE"
     EQUITY_UNKNOWN = "EQUITY_UNKNOWN"
     GUARD_ERROR = "GUARD_ERROR"                  # a guard raised: fail closed
+    # issue 10: ways around the guards, closed
+    INTENT_CONFLICT = "INTENT_CONFLICT"          # kind and reduce_only disagree (a reduce-only ENTRY): rejected first
+    LEDGER_CORRUPT = "LEDGER_CORRUPT"            # a risk ledger line is unreadable: entries blocked until repair
+    INPUT_INVALID = "INPUT_INVALID"              # a non-finite / out-of-range number reached a guard
+    INTERNAL_ERROR = "INTERNAL_ERROR"            # a code error in a node, tool or offline rules (never a model outage)
     # telemetry / accounting flags
     PNL_MISMATCH = "PNL_MISMATCH"                # broker realized PnL disagrees with fills
     NUMBER_UNGROUNDED = "NUMBER_UNGROUNDED"      # an LLM rationale cites a number no tool produced
+    MEMORY_WAIT = "MEMORY_WAIT"                  # WAIT advised by Warden's own memory (similar past cycles lost)
 
 
 # Codes that describe an adjustment or a flag, never a block on their own.

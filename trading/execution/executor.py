@@ -30,11 +30,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from trading.brokers.base import BracketRequest
+from trading.brokers.base import BracketRequest, PreparesExits
 from trading.domain.contracts import spec_for
 from trading.domain.models import Advisory, IntentKind, Order, OrderIntent, OrderType, Signal
 from trading.domain.reason_codes import ReasonCode
-from trading.execution.executor_base import EPS
+from trading.execution.executor_base import BROKER_ERRORS, EPS
 from trading.execution.reconciler import Reconciling
 from trading.guards import BrokerSnapshot, GuardVerdict, evaluate
 from trading.records.journal import JournalUnwritable
@@ -82,14 +82,16 @@ class GuardedExecutor(Reconciling):
             raise ValueError("protective orders are sent as bracket children of an entry, not on their own")
         with self._lock:
             now = self.clock()
-            if intent.kind is IntentKind.EXIT or intent.reduce_only:
+            if intent.kind is IntentKind.EXIT:   # a reduce-only ENTRY is not an exit: evaluate rejects it first
                 intent = self._attach_exit(intent)
             cycle = intent.trade_cycle_id
             snap = self.snapshot((intent.symbol,))
             if snap.equity is not None:
                 self._mark_equity(snap.equity, now)
-            verdict = evaluate(intent, snap, self.ledger.state(now), self.guards, advisory, now)
-            opening = verdict.allowed and verdict.judged_as is IntentKind.ENTRY and intent.kind is IntentKind.ENTRY
+            verdict = evaluate(intent, snap, self.risk_state(now), self.guards, advisory, now)
+            # at the send, once more: an entry is never reduce-only (INTENT_CONFLICT, judged first by evaluate)
+            opening = (verdict.allowed and verdict.judged_as is IntentKind.ENTRY and intent.kind is IntentKind.ENTRY
+                       and not intent.reduce_only)
             if resolve_by is None and opening and self.resolve_by is not None:
                 resolve_by = self.resolve_by(verdict.intent)
             trade = self._trade_record(verdict, snap, now, advisory, signal, market_slug, outcome_label,
@@ -97,13 +99,15 @@ class GuardedExecutor(Reconciling):
             if not self._log_verdict(verdict, now, trade) and verdict.allowed:
                 # the journal refused the verdict and the ledger is now halted: judge again so the block
                 # (JOURNAL_UNWRITABLE for an entry; an exit still goes out) is explicit in the log
-                verdict = evaluate(intent, snap, self.ledger.state(now), self.guards, advisory, now)
+                verdict = evaluate(intent, snap, self.risk_state(now), self.guards, advisory, now)
                 self._log_verdict(verdict, now)
             self.stats["submitted"] += 1
             if not verdict.allowed:
                 self.stats["blocked"] += 1
-                for c in verdict.blocking_codes:
-                    self.blocked[c.value] += 1
+                codes = [c.value for c in verdict.blocking_codes] or ["UNSPECIFIED"]
+                self.blocked[codes[0]] += 1     # one blocked order counts once, under its first code
+                for c in codes[1:]:
+                    self.blocked_also[c] += 1
                 return ExecutionResult(trade_cycle_id=cycle, verdict=verdict, snapshot=snap)
             if opening:
                 return self._send_entry(verdict, snap, now, resolve_by)
@@ -177,7 +181,7 @@ class GuardedExecutor(Reconciling):
                                  limit_price=i.price if i.order_type is OrderType.LMT else None,
                                  stop_price=stop, target_price=target)
             bracket = self.broker.place_bracket(req)
-        except Exception as exc:
+        except BROKER_ERRORS as exc:
             return self._send_failed(v, snap, exc, now)
         sent = [(bracket.parent, "entry"), (bracket.stop, "stop"), (bracket.target, "target")]
         for o, role in sent:
@@ -193,18 +197,30 @@ class GuardedExecutor(Reconciling):
             self.events.emit(EventType.ORDER_SENT, cycle, [], order_id=o.order_id, role=role, side=o.side.value,
                              qty=o.qty, order_type=o.order_type.value, limit_price=o.limit_price,
                              stop_price=o.stop_price, parent_id=o.parent_id, oca_group=o.oca_group)
-        self.ledger.record_entry(cycle, resolve_by=resolve_by, ts=now)
+        self._ledger_write(cycle, self.ledger.record_entry, cycle, resolve_by=resolve_by, ts=now)
         self.stats["entries_sent"] += 1
         return ExecutionResult(trade_cycle_id=cycle, verdict=v, sent=True, orders=[o for o, _ in sent], snapshot=snap)
 
     def _send_exit(self, v: GuardVerdict, snap: BrokerSnapshot, now: datetime) -> ExecutionResult:
         i = v.intent                         # side and size derived from the live position by the guards
         cycle = i.trade_cycle_id
+        qty = i.qty
+        if isinstance(self.broker, PreparesExits):
+            # IB: the bracket children are GTC orders that could still fill after the exit: cancel them and
+            # wait for the acknowledgement first; a child that filled meanwhile resizes (or removes) the exit
+            try:
+                ready = self.broker.prepare_exit(cycle, i.symbol)
+            except BROKER_ERRORS as exc:
+                return self._send_failed(v, snap, exc, now)
+            if ready.position * i.side.sign >= -EPS:
+                return ExecutionResult(trade_cycle_id=cycle, verdict=v, sent=False, snapshot=snap,
+                                       error="nothing left to exit: the position closed before the exit was sent")
+            qty = min(qty, abs(ready.position))
         try:
-            o = self.broker.place_reduce_only(cycle, i.symbol, i.side, i.qty,
+            o = self.broker.place_reduce_only(cycle, i.symbol, i.side, qty,
                                               order_type="LMT" if i.order_type is OrderType.LMT else "MKT",
                                               limit_price=i.price if i.order_type is OrderType.LMT else None)
-        except Exception as exc:
+        except BROKER_ERRORS as exc:
             return self._send_failed(v, snap, exc, now)
         self.tracker.register(o, "exit")
         self._j(cycle, self.journal.record_order if self.journal else None, o, "exit")

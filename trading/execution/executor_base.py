@@ -6,8 +6,9 @@ halts new entries (JOURNAL_UNWRITABLE) instead of being lost; cancels orders, vo
 filled and closes trades whose fills net to zero. The parts on top: ``fill_intake`` (broker callbacks),
 ``reconciler`` (broker vs journal) and ``executor`` (submit).
 Failure contract: a position read that fails makes ``snapshot().positions`` None (never flat); an
-account read that fails returns None; both are logged and counted in ``stats``. A journal write that
-fails raises nothing here: it halts entries, is logged, and ``_j`` returns None.
+account read that fails returns None; both are logged and counted in ``stats``. A write that fails
+(journal, event log, risk ledger) raises nothing here: it halts new entries (JOURNAL_UNWRITABLE), the
+first one is logged as one ERROR line, the rest are counted; ``_j`` returns None.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from trading.brokers.base import AccountSnapshot, Broker
+from trading.brokers.base import AccountSnapshot, Broker, BrokerUnavailable
 from trading.domain.models import OrderIntent, OrderStatus, utcnow
 from trading.domain.reason_codes import ReasonCode
 from trading.execution.order_tracker import OrderTracker, TrackedOrder
@@ -26,6 +27,7 @@ from trading.execution.outcome_resolver import OutcomeResolver
 from trading.execution.reconcile import ReconcileReport
 from trading.execution.timed_reads import TimedReader
 from trading.guards import BrokerSnapshot, GuardConfig
+from trading.guards.inputs import RiskState
 from trading.records.journal import Journal, JournalUnwritable
 from trading.records.journal_records import TradeRecord
 from trading.records.risk_ledger import RiskLedger
@@ -34,6 +36,10 @@ from trading.records.telemetry import EventLog, EventType
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 EPS = 1e-9
+# what a broker adapter raises when it cannot answer or refuses: BrokerUnavailable (timeouts, disconnects,
+# HTTP errors), ValueError (a refused request, ReduceOnlyViolation), LookupError (an unknown order or
+# market), OSError (sockets, a paper account that cannot be saved)
+BROKER_ERRORS: tuple[type[Exception], ...] = (BrokerUnavailable, ValueError, LookupError, OSError)
 
 
 class ExecutorBase:
@@ -59,7 +65,8 @@ class ExecutorBase:
         self.equity_mark_pct = equity_mark_pct
         self.tracker = OrderTracker()
         self.stats: Counter[str] = Counter()
-        self.blocked: Counter[str] = Counter()          # blocking reason code -> verdicts
+        self.blocked: Counter[str] = Counter()          # first blocking reason code -> blocked verdicts
+        self.blocked_also: Counter[str] = Counter()     # further blocking codes of those verdicts
         self.last_reconcile: ReconcileReport | None = None
         threaded = getattr(broker, "thread_safe_reads", False)
         self._reader = TimedReader(read_timeout_s) if read_timeout_s is not None and threaded else None
@@ -72,6 +79,12 @@ class ExecutorBase:
         self._last_mark: float | None = None
         self._equity_dirty = True
         self._recorded: set[str] = set()                # exec ids known to be in the journal
+        self.storage_error: str | None = None            # the first write that failed (what: error)
+        self._halting = False
+        self._held_halts: dict[ReasonCode, str] = {}     # halts the ledger could not persist (held in memory)
+        events.on_failure = self._on_event_log_failure
+        if resolver is not None:
+            resolver.storage_down = self.storage_failed
         self._load_from_journal()
         self._subscribe()
 
@@ -91,14 +104,14 @@ class ExecutorBase:
         err = None
         try:
             positions = {p.symbol: p.qty for p in self._read(self.broker.positions, "positions")}
-        except Exception as exc:
+        except BROKER_ERRORS as exc:
             positions, err = None, f"{type(exc).__name__}: {exc}"
             self.stats["position_read_errors"] += 1
             log.error("position read failed: %s", err)
         open_orders = 0
         try:
             open_orders = len(self._read(self.broker.open_orders, "open orders"))
-        except Exception as exc:
+        except BROKER_ERRORS as exc:
             self.stats["order_read_errors"] += 1
             log.error("open-order read failed: %s: %s", type(exc).__name__, exc)
         acct = self._account()
@@ -121,18 +134,62 @@ class ExecutorBase:
         try:
             self.last_account = self._read(self.broker.account, "account")
             return self.last_account
-        except Exception as exc:
+        except BROKER_ERRORS as exc:
             self.stats["account_read_errors"] += 1
             log.error("account read failed: %s: %s", type(exc).__name__, exc)
             return None
 
-    # -- journal failures halt entries -------------------------------------------------------------
+    # -- write failures halt entries ---------------------------------------------------------------
+    def storage_failed(self, what: str, trade_id: str | None, exc: BaseException) -> None:
+        """Any write that failed (journal, event log, ledger, outcome files, account state): halt new
+        entries with JOURNAL_UNWRITABLE; exits keep being managed. One clear ERROR line for the first
+        failure; the rest are counted (``stats``) and logged at DEBUG so a full disk cannot flood stderr."""
+        self.stats["storage_failures"] += 1
+        self.stats[f"{what.replace(' ', '_')}_write_failures"] += 1
+        if self.storage_error is None:
+            self.storage_error = f"{what}: {exc}"
+            log.error("%s UNWRITABLE: cannot write the %s (trade %s): %s; new entries are halted, "
+                      "exits are still managed", what.upper(), what, trade_id, exc)
+        else:
+            log.debug("write failed again (%s, trade %s): %s", what, trade_id, exc)
+        if self._halting or ReasonCode.JOURNAL_UNWRITABLE in self.ledger.state().active_halts:
+            return
+        self._held_halts.setdefault(ReasonCode.JOURNAL_UNWRITABLE, f"{what}: {exc}")
+        self._halting = True
+        try:
+            try:
+                self.ledger.halt(ReasonCode.JOURNAL_UNWRITABLE, f"{what}: {exc}")
+            except OSError:
+                pass      # the halt holds in memory (the ledger applies before it writes)
+            self.events.emit(EventType.HALT, trade_id, [ReasonCode.JOURNAL_UNWRITABLE], detail=f"{what}: {exc}")
+        finally:
+            self._halting = False
+
+    def risk_state(self, now: datetime | None = None) -> RiskState:
+        """The ledger's state plus the halts this process holds in memory because the ledger itself could
+        not be written (a full disk): the guards see them all the same."""
+        state = self.ledger.state(now)
+        extra = [c for c in self._held_halts if c not in state.active_halts]
+        return state.model_copy(update={"active_halts": [*state.active_halts, *extra]}) if extra else state
+
+    def _halt(self, code: ReasonCode, detail: str, trade_id: str | None = None) -> None:
+        """Halt new entries: in the ledger, and held in memory should the ledger be unwritable."""
+        self._held_halts.setdefault(code, detail)
+        self._ledger_write(trade_id, self.ledger.halt, code, detail)
+
     def _journal_down(self, trade_id: str | None, exc: Exception) -> None:
         self.stats["journal_failures"] += 1
-        log.error("JOURNAL UNWRITABLE (trade %s): %s; new entries are halted", trade_id, exc)
-        if ReasonCode.JOURNAL_UNWRITABLE not in self.ledger.state().active_halts:
-            self.ledger.halt(ReasonCode.JOURNAL_UNWRITABLE, f"{exc}")
-            self.events.emit(EventType.HALT, trade_id, [ReasonCode.JOURNAL_UNWRITABLE], detail=str(exc))
+        self.storage_failed("journal", trade_id, exc)
+
+    def _on_event_log_failure(self, path: object, exc: OSError) -> None:
+        self.storage_failed("event log", None, exc)
+
+    def _ledger_write(self, trade_id: str | None, fn: Callable[..., Any], *args: Any, **kw: Any) -> None:
+        """A risk-ledger append; a failure is a storage failure (the entry still holds in memory)."""
+        try:
+            fn(*args, **kw)
+        except OSError as exc:
+            self.storage_failed("risk ledger", trade_id, exc)
 
     def _j(self, trade_id: str | None, fn: Callable[..., Any] | None, *args: Any, **kw: Any) -> Any:
         """Run a journal write (``fn`` is None when there is no journal); a failure halts entries (loudly)
@@ -145,7 +202,6 @@ class ExecutorBase:
             self._journal_down(trade_id, exc)
             return None
 
-
     def _entry_void(self, cycle: str, reason: str) -> None:
         for t in self.tracker.working(cycle):
             self._cancel(t, "entry never filled")
@@ -154,13 +210,13 @@ class ExecutorBase:
             if tr is None or tr.status in ("closed", "cancelled"):
                 return
             self._j(cycle, self.journal.set_trade_status, cycle, "cancelled")
-        self.ledger.void_entry(cycle, reason)
+        self._ledger_write(cycle, self.ledger.void_entry, cycle, reason)
 
     def _cancel(self, t: TrackedOrder, reason: str) -> None:
         self.tracker.expect_cancel(t.order.order_id, reason)
         try:
             self.broker.cancel(t.order.order_id)
-        except Exception as exc:
+        except BROKER_ERRORS as exc:
             self.stats["cancel_errors"] += 1
             log.error("trade %s: cancel of order %s failed: %s", t.trade_cycle_id, t.order.order_id, exc)
             self.events.emit(EventType.ERROR, t.trade_cycle_id, [], stage="cancel", order_id=t.order.order_id,
@@ -207,7 +263,7 @@ class ExecutorBase:
         last = self._last_mark
         moved = last is None or abs(equity - last) / max(abs(last), 1e-9) * 100 >= self.equity_mark_pct
         if moved or self._equity_dirty:
-            self.ledger.mark_equity(equity, ts=now)
+            self._ledger_write(None, self.ledger.mark_equity, equity, ts=now)
             self._last_mark = equity
             self._equity_dirty = False
 

@@ -81,7 +81,7 @@ class FillIntake(ExecutorBase):
             log.error("RECONCILE MISMATCH: %s", detail)
             self.events.emit(EventType.ERROR, cycle, [ReasonCode.RECONCILE_MISMATCH], stage="fill",
                              error="fill for an unknown order", exec_id=fill.exec_id, order_id=fill.order_id)
-            self.ledger.halt(ReasonCode.RECONCILE_MISMATCH, detail)
+            self._halt(ReasonCode.RECONCILE_MISMATCH, detail, cycle)
             self.events.emit(EventType.HALT, cycle, [ReasonCode.RECONCILE_MISMATCH], detail=detail)
             return True
         t = upd.tracked

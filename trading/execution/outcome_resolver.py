@@ -123,6 +123,9 @@ class OutcomeResolver:
         self.clock = clock
         self.failures: Counter[str] = Counter()        # trade id -> failures
         self.hook_failures = 0
+        self.hook_errors = 0                           # learning-hook bugs (not storage): counted, logged
+        self.storage_down: Callable[[str, str | None, BaseException], None] | None = None
+        self.settle: Callable[[str, float, datetime], object] | None = None   # paper: SupportsSettlement
 
     # -- failures are loud -------------------------------------------------------------------------
     def _fail(self, trade_id: str, source: str, error: str, level: int = logging.ERROR) -> None:
@@ -137,9 +140,20 @@ class OutcomeResolver:
                 self._journal_down(trade_id, exc)
 
     def _journal_down(self, trade_id: str, exc: Exception) -> None:
-        log.error("journal unwritable while recording trade %s: %s; halting new entries", trade_id, exc)
+        self._store_failed("journal", trade_id, exc)
+
+    def _store_failed(self, what: str, trade_id: str, exc: BaseException) -> None:
+        """A write failed: the executor's storage handler (one ERROR line, JOURNAL_UNWRITABLE halt), or
+        on its own (no executor) the same halt, logged once per failure."""
+        if self.storage_down is not None:
+            self.storage_down(what, trade_id, exc)
+            return
+        log.error("%s unwritable while recording trade %s: %s; halting new entries", what, trade_id, exc)
         if ReasonCode.JOURNAL_UNWRITABLE not in self.ledger.state().active_halts:
-            self.ledger.halt(ReasonCode.JOURNAL_UNWRITABLE, f"{exc} (trade {trade_id})")
+            try:
+                self.ledger.halt(ReasonCode.JOURNAL_UNWRITABLE, f"{what}: {exc} (trade {trade_id})")
+            except OSError:
+                pass      # the halt holds in memory
             self.events.emit(EventType.HALT, trade_id, [ReasonCode.JOURNAL_UNWRITABLE], detail=str(exc))
 
     # -- closing from fills ------------------------------------------------------------------------
@@ -187,7 +201,7 @@ class OutcomeResolver:
             name = source_name(src)
             try:
                 winner = src.resolve(trade.market_slug)
-            except Exception as exc:  # a source failing is a counted failure, and the next source is tried
+            except Exception as exc:  # noqa: BLE001 - a pluggable source (HTTP API, files): counted, the next one is tried
                 errors.append(f"{name}: {type(exc).__name__}: {exc}")
                 self._fail(tid, name, f"{type(exc).__name__}: {exc}")
                 continue
@@ -223,7 +237,10 @@ class OutcomeResolver:
         out = OutcomeRecord(trade_cycle_id=tid, resolved_at=trade.resolve_by or now, won=won, winner=winner,
                             pnl=round(gross - fees, 6), gross_pnl=gross, fees=fees, source=used,
                             exit_reason="resolution", entry_price=round(cost_per, 6), exit_price=payout, qty=held)
-        return self._record(trade, out, fills)
+        recorded = self._record(trade, out, fills)
+        if recorded is not None and self.settle is not None:   # a paper venue pays the share out (1 or 0)
+            self.settle(trade.symbol, payout, out.resolved_at)
+        return recorded
 
     # -- recording ---------------------------------------------------------------------------------
     def _record(self, trade: TradeRecord, out: OutcomeRecord, fills: list[Fill]) -> OutcomeRecord | None:
@@ -232,13 +249,16 @@ class OutcomeResolver:
             return None
         try:
             new = self.journal.record_outcome(out)
-        except JournalUnwritable as exc:
+        except JournalUnwritable as exc:     # retried on the next pass; the storage halt says why
+            self.failures[tid] += 1
             self._journal_down(tid, exc)
-            self._fail(tid, out.source, f"journal write failed: {exc}")
             return None
         if not new:
             return None
-        self.ledger.record_outcome(tid, out.pnl, ts=out.resolved_at, source=out.source)
+        try:
+            self.ledger.record_outcome(tid, out.pnl, ts=out.resolved_at, source=out.source)
+        except OSError as exc:               # held in memory; the halt makes it visible
+            self._store_failed("risk ledger", tid, exc)
         self.events.emit(EventType.TRADE_CLOSED, tid, [], pnl=out.pnl, gross_pnl=out.gross_pnl, fees=out.fees,
                          won=out.won, source=out.source, exit_reason=out.exit_reason, winner=out.winner)
         self.events.emit(EventType.PNL, tid, [], pnl=out.pnl, source=out.source)
@@ -247,9 +267,12 @@ class OutcomeResolver:
             try:
                 p1, p2 = self.hooks.on_trade_close(trade, out, fills, self.journal.verdicts(tid))
                 paths = {"outcome_path": str(p1), "snapshot_path": str(p2)}
-            except Exception as exc:  # the learning artefact failed: logged with the id, counted, re-tried later
+            except OSError as exc:   # full or read-only disk: a storage halt; rewritten on the next start
                 self.hook_failures += 1
-                log.exception("learning hook failed for trade %s", tid)
+                self._store_failed("outcome files", tid, exc)
+            except (ValueError, TypeError, KeyError, ArithmeticError) as exc:   # a bug in the hook: its own count
+                self.hook_errors += 1
+                log.error("learning hook failed for trade %s: %s: %s", tid, type(exc).__name__, exc)
                 self.events.emit(EventType.ERROR, tid, [], stage="learning_hook", error=f"{type(exc).__name__}: {exc}")
         self.events.emit(EventType.OUTCOME, tid, [], source=out.source, won=out.won, pnl=out.pnl, **paths)
         return out
@@ -287,7 +310,7 @@ class OutcomeResolver:
                 else:
                     done = entry_done(tid) if entry_done is not None else True
                     out = self.close_from_fills(tid, done)
-            except Exception as exc:  # never let one bad trade stop the pass; counted and logged with its id
+            except (ValueError, LookupError, ArithmeticError) as exc:   # bad trade data: counted, logged with its id
                 self._fail(tid, "resolver", f"{type(exc).__name__}: {exc}")
                 rep.failed[tid] = str(exc)
                 continue

@@ -40,6 +40,7 @@ class ReconcileReport(BaseModel):
     recovered_fills: list[str] = Field(default_factory=list)         # exec ids the journal had missed
     adopted_orders: list[str] = Field(default_factory=list)          # sent before a crash, now tracked
     closed_orders: list[str] = Field(default_factory=list)           # we thought working; broker says not
+    voided_trades: list[str] = Field(default_factory=list)           # judged, never sent (stopped in between)
 
     @property
     def mismatch(self) -> bool:
@@ -57,8 +58,9 @@ class ReconcileReport(BaseModel):
             parts.append("open orders unknown to the journal: " + ", ".join(self.unknown_broker_orders))
         head = "positions differ: " if self.position_diffs else ""
         if not parts:
+            voided = f", {len(self.voided_trades)} unsent trades voided" if self.voided_trades else ""
             return (f"reconcile ({self.trigger}) ok: {len(self.recovered_fills)} fills recovered, "
-                    f"{len(self.adopted_orders)} orders adopted, {len(self.closed_orders)} orders closed")
+                    f"{len(self.adopted_orders)} orders adopted, {len(self.closed_orders)} orders closed{voided}")
         return f"reconcile ({self.trigger}) mismatch: {head}" + "; ".join(parts)
 
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 from trading.brokers.base import SupportsReconnectEvents
 from trading.domain.models import OrderStatus, OrderType
 from trading.domain.reason_codes import ReasonCode
-from trading.execution.executor_base import EPS
+from trading.execution.executor_base import BROKER_ERRORS, EPS
 from trading.execution.fill_intake import FillIntake
 from trading.execution.reconcile import ReconcileReport, diff_positions
 from trading.records.telemetry import EventType
@@ -42,7 +42,7 @@ class Reconciling(FillIntake):
                 # a routine timer pass asks only for recent executions; start / reconnect / manual ask for all
                 since = self._exec_since if trigger == "timer" else None
                 executions = self._read(lambda: self.broker.executions(since), "executions")
-            except Exception as exc:
+            except BROKER_ERRORS as exc:
                 rep = ReconcileReport(ts=now, trigger=trigger, error=f"{type(exc).__name__}: {exc}")
                 self.stats["reconcile_errors"] += 1
                 log.error(rep.describe())
@@ -88,6 +88,13 @@ class Reconciling(FillIntake):
                     rep.closed_orders.append(t.order.order_id)
                     if t.role == "entry" and t.filled_qty <= EPS:
                         self._entry_void(t.trade_cycle_id, "entry not open at the broker and never filled")
+            if trigger == "start" and self.journal is not None:
+                # a trade judged and journaled but never sent (the process stopped in between): void it
+                for tr in self.journal.trades(status="pending", account=self.account):
+                    c = tr.trade_cycle_id
+                    if not self.tracker.for_cycle(c) and not self.journal.orders(c) and not self.journal.fills(c):
+                        self._entry_void(c, "never sent: the process stopped between the verdict and the send")
+                        rep.voided_trades.append(c)
             self._resolve_pass(now)
             ours = self.journal.positions(self.account) if self.journal is not None else {}
             rep.journal_positions = ours
@@ -95,18 +102,19 @@ class Reconciling(FillIntake):
             rep.position_diffs = [d for d in diff_positions(positions, ours) if d.symbol not in settled]
             self.last_reconcile = rep
             quiet = trigger == "timer" and rep.ok and not (rep.recovered_fills or rep.adopted_orders
-                                                           or rep.closed_orders)
+                                                           or rep.closed_orders or rep.voided_trades)
             if not quiet:   # a routine clean timer pass is counted, not logged line by line
                 self.events.emit(EventType.RECONCILE, None, [ReasonCode.RECONCILE_MISMATCH] if rep.mismatch else [],
                                  ok=rep.ok, detail=rep.describe(), trigger=trigger,
                                  recovered_fills=rep.recovered_fills, adopted_orders=rep.adopted_orders,
-                                 closed_orders=rep.closed_orders)
+                                 closed_orders=rep.closed_orders, voided_trades=rep.voided_trades)
             self.stats["reconciles"] += 1
             if rep.mismatch:
                 self.stats["reconcile_mismatches"] += 1
-                log.error(rep.describe())
-                if ReasonCode.RECONCILE_MISMATCH not in self.ledger.state().active_halts:
-                    self.ledger.halt(ReasonCode.RECONCILE_MISMATCH, rep.describe())
+                # with a write already failed the journal is expected to lag the broker: the halt is already on
+                log.log(logging.INFO if self.storage_error else logging.ERROR, rep.describe())
+                if ReasonCode.RECONCILE_MISMATCH not in self.risk_state().active_halts:
+                    self._halt(ReasonCode.RECONCILE_MISMATCH, rep.describe())
                     self.events.emit(EventType.HALT, None, [ReasonCode.RECONCILE_MISMATCH], detail=rep.describe())
             elif rep.recovered_fills:
                 log.warning(rep.describe())

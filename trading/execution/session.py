@@ -24,23 +24,34 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
-
-from pydantic import BaseModel, Field
 
 from trading.brokers.base import Broker, BrokerUnavailable
 from trading.brokers.paper import PaperBroker
-from trading.domain.models import Advisory, AdvisoryAction, IntentKind, OrderIntent, Side, Signal, new_cycle_id, utcnow
+from trading.domain.instruments import size_entry
+from trading.domain.models import (
+    Advisory,
+    AdvisoryAction,
+    IntentKind,
+    OrderIntent,
+    Side,
+    Signal,
+    ViewMapping,
+    new_cycle_id,
+    utcnow,
+)
 from trading.domain.reason_codes import ReasonCode
 from trading.execution.advisor import Advisor, AdvisorContext, rule_advisor
 from trading.execution.executor import ExecutionResult, GuardedExecutor
+from trading.execution.session_report import SessionFiles, SessionSummary, files_on_disk, progress_line, summarize
 from trading.market.candles import Bar
+from trading.market.clock import BarClock
 from trading.market.signals import BreakoutSignals, SignalContext
 from trading.records.learning_hooks import LearningHooks
 from trading.records.telemetry import EventType
 
 log = logging.getLogger(__name__)
+__all__ = ["SessionFiles", "SessionSummary", "TradingSession"]
 
 
 
@@ -50,59 +61,6 @@ class _Untracked:
     side: Side
     qty: float
     trade_cycle_id: str
-
-
-class SessionSummary(BaseModel):
-    broker: str
-    symbol: str
-    bars: int = 0
-    signals: int = 0
-    entries_sent: int = 0
-    exits_sent: int = 0
-    trades: int = 0                      # closed in this session
-    wins: int = 0
-    losses: int = 0
-    win_rate_pct: float | None = None
-    pnl_usd: float = 0.0                 # net, from fills
-    fees_usd: float = 0.0
-    start_equity: float | None = None
-    end_equity: float | None = None
-    max_drawdown_usd: float = 0.0
-    max_drawdown_pct: float = 0.0
-    blocked_orders: int = 0
-    blocked_by_reason: dict[str, int] = Field(default_factory=dict)
-    open_position: float | None = None
-    open_trades: int = 0
-    outcome_files: int = 0
-    halts: list[str] = Field(default_factory=list)
-    errors: dict[str, int] = Field(default_factory=dict)
-    reconcile: str = ""
-    elapsed_s: float = 0.0
-    bars_per_s: float | None = None
-    paths: dict[str, str] = Field(default_factory=dict)
-
-
-@dataclass
-class SessionFiles:
-    data_dir: Path
-
-    @property
-    def journal(self) -> Path:
-        return self.data_dir / "journal" / "journal.db"
-
-    paper_account: str | None = None
-
-    @property
-    def ledger(self) -> Path:
-        """The live risk ledger (what ``warden risk`` shows). A paper account gets its own: a replay's
-        losses and equity (from its own starting cash) must never move the live peak or halt live entries."""
-        if self.paper_account:
-            return self.data_dir / "risk" / "paper" / f"{self.paper_account}.jsonl"
-        return self.data_dir / "risk" / "ledger.jsonl"
-
-    @property
-    def events(self) -> Path:
-        return self.data_dir / "telemetry" / "events.jsonl"
 
 
 class TradingSession:
@@ -129,6 +87,7 @@ class TradingSession:
         self.recent: deque[Bar] = deque(maxlen=window)
         self.now: datetime | None = None
         self.interval: timedelta | None = None
+        self.bar_clock = BarClock()             # bar ends from the data's interval, never the gap (run(): declared)
         self.cycles: list[str] = []             # entries sent by this session
         self.counts: dict[str, int] = {"signals": 0, "signal_errors": 0, "advisor_errors": 0, "ignored": 0,
                                         "venue_errors": 0}
@@ -139,6 +98,12 @@ class TradingSession:
         self._started = time.perf_counter()
         self._last_progress = 0.0
         self._bars = 0
+        self.total: int | None = None            # bars this run will step through (for progress), if known
+        self.bar_delay_s = 0.0                   # pacing per stepped bar (demos, fault-injection tests)
+        self.interrupted = False
+        self.skipped = 0                         # bars the resumed account had already processed
+        self.repaired = 0                        # outcome / snapshot files rewritten on start
+        self._resume_key = f"last_bar:{executor.account}:{symbol}"
 
     # -- candle history for the learning hooks and the candle resolution source ------------------------
     def history_until(self, symbol: str, until: datetime) -> list[Bar]:
@@ -165,19 +130,69 @@ class TradingSession:
         """Process one closed bar; returns what the executor did with this bar's signal (if anything)."""
         if self.history and bar.ts <= self.history[-1].ts:
             return None                         # replays and followed files may repeat rows
-        if self.history:
-            self.interval = bar.ts - self.history[-1].ts
-        end = bar_end or (bar.ts + self.interval if self.interval else bar.ts)
+        end = bar_end or self.bar_clock.step(bar)
+        self.interval = self.bar_clock.interval
         if isinstance(self.broker, PaperBroker):
-            self.broker.on_bar(self.symbol, bar, end)
+            try:
+                self.broker.on_bar(self.symbol, bar, end)
+            except OSError as exc:      # the paper account could not be saved: a storage halt, keep going
+                self.executor.storage_failed("paper account", None, exc)
         self.now = end
         self._remember(bar)
         self._bars += 1
         self.executor.service(end)
         self._track_equity()
         result = self._on_signal(bar, end)
+        if self.executor.journal is not None:     # this bar is done: a restart resumes after it
+            self.executor._j(None, self.executor.journal.set_meta, self._resume_key, bar.ts.isoformat())
         self._report_progress()
+        if self.bar_delay_s > 0:
+            time.sleep(self.bar_delay_s)
         return result
+
+    # -- restarts: skip what the resumed account already processed, repair what a crash left ------------
+    def resume_point(self) -> datetime | None:
+        """The last bar a previous session finished for this account and symbol (None: a new account)."""
+        j = self.executor.journal
+        raw = j.meta(self._resume_key) if j is not None else None
+        return datetime.fromisoformat(raw) if raw else None
+
+    def warm(self, bar: Bar) -> None:
+        """A bar the resumed account already processed: history (signals, snapshots) only."""
+        if self.history and bar.ts <= self.history[-1].ts:
+            return
+        self.now = self.bar_clock.step(bar)
+        self.interval = self.bar_clock.interval
+        self._remember(bar)
+
+    def repair_artifacts(self) -> int:
+        """Closed trades whose outcome file or snapshot is missing (a crash between the journal's commit and
+        the files) get them, with the bytes the live run would have written. Needs the candle history of
+        the trade's decision; a trade outside it is left for a later start (logged)."""
+        ex = self.executor
+        if ex.journal is None or ex.resolver is None or self.hooks is None or self.files is None:
+            return 0
+        first = self.history[0].ts if self.history else None
+        n = 0
+        for o in ex.journal.outcomes():
+            if files_on_disk(self.files.data_dir, [o]):
+                continue
+            trade = ex.journal.trade(o.trade_cycle_id)
+            if trade is None or first is None or trade.opened_at <= first:
+                log.warning("trade %s: outcome files missing and its candles are not loaded; not rewritten",
+                            o.trade_cycle_id)
+                continue
+            try:
+                ex.resolver.rewrite_artifacts(o.trade_cycle_id)
+            except OSError as exc:
+                ex.storage_failed("outcome files", o.trade_cycle_id, exc)
+                break
+            n += 1
+            self.events.emit(EventType.OUTCOME, o.trade_cycle_id, [], note="outcome files rewritten on restart")
+        if n:
+            log.info("restart: rewrote the outcome files of %d closed trades", n)
+        self.repaired += n
+        return n
 
     def _believed_position(self) -> tuple[float, Any]:
         trade = self.executor.open_trade(self.symbol)
@@ -197,9 +212,9 @@ class TradingSession:
         ctx = SignalContext(symbol=self.symbol, now=now, position=believed, interval=self.interval)
         try:
             sig = self.signals(list(self.recent), ctx)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the user's plug-in: any failure skips this bar's signal, counted
             self.counts["signal_errors"] += 1
-            log.exception("signal source failed at %s", bar.ts)
+            log.error("signal source failed at %s: %s: %s", bar.ts, type(exc).__name__, exc)
             self.events.emit(EventType.ERROR, None, [], stage="signal", error=f"{type(exc).__name__}: {exc}",
                              bar_ts=bar.ts.isoformat())
             return None
@@ -225,7 +240,7 @@ class TradingSession:
                               intent_kind=kind.value, trade_cycle_id=cycle)
         try:
             advisory = self.advisor(sig, actx)
-        except Exception as exc:  # fail closed: an advisor that cannot answer blocks entries, not exits
+        except Exception as exc:  # noqa: BLE001 - a plug-in or model advisor: fail closed (WAIT blocks entries, not exits)
             self.counts["advisor_errors"] += 1
             log.error("advisor failed for trade %s: %s: %s", cycle, type(exc).__name__, exc)
             advisory = Advisory(action=AdvisoryAction.WAIT, confidence=0.0, rationale=f"advisor error: {exc}",
@@ -253,11 +268,17 @@ class TradingSession:
             stop, target = m.get("stop", stop), m.get("target", target)
             side = m.get("side", side)           # a SELL view on the asset is a BUY of the Down share
             market = {k: m[k] for k in ("market_slug", "outcome_label", "resolve_by") if m.get(k) is not None}
+        if kind is IntentKind.ENTRY and not (qty := size_entry(symbol, price, stop, self.qty, self.executor.guards,
+                                                                self._end_equity or self._start_equity, cycle)):
+            return None      # refused as absurd for the instrument (logged with the cycle id by size_entry)
         intent = OrderIntent(kind=kind, side=side, qty=qty, symbol=symbol, price=price,
                              stop=stop if kind is IntentKind.ENTRY else None,
                              target=target if kind is IntentKind.ENTRY else None,
                              reduce_only=kind is IntentKind.EXIT, trade_cycle_id=cycle,
-                             signal_confidence=sig.confidence, created_at=now)
+                             signal_confidence=sig.confidence, created_at=now,
+                             # the advice is judged against the view (sig.side), not the mapped share's side
+                             view=ViewMapping(symbol=sig.symbol, side=sig.side, outcome=market.get("outcome_label"))
+                             if symbol != sig.symbol else None)
         result = self.executor.submit(intent, advisory, sig, **market)
         if result.sent and kind is IntentKind.ENTRY:
             self.cycles.append(cycle)
@@ -284,9 +305,8 @@ class TradingSession:
             return
         self._last_progress = t
         st = self.executor.stats
-        eq = f"{self._end_equity:,.2f}" if self._end_equity is not None else "?"
-        self.progress(f"bar {self._bars} {self.now:%Y-%m-%d %H:%M} equity {eq} entries {st['entries_sent']} "
-                      f"closed {st['trades_closed']} blocked {st['blocked']}")
+        self.progress(progress_line(self._bars, self.total, t - self._started, self.now, self._end_equity,
+                                    st["entries_sent"], st["trades_closed"], st["blocked"]))
 
     def flatten(self) -> None:
         """Close the open trade through the executor (reduce-only, guarded); the paper broker fills it at
@@ -307,52 +327,44 @@ class TradingSession:
         self._track_equity()
 
     def run(self, bars: Iterable[Bar], flatten_at_end: bool = False) -> SessionSummary:
-        self.start()
-        for bar in bars:
-            self.step(bar)
-        if flatten_at_end:
-            self.flatten()
-        self.executor.service(self.clock())
+        """Step through ``bars``; those up to the resumed account's last finished bar only warm the history.
+        A KeyboardInterrupt ends the loop (``interrupted``); the summary is still written."""
+        bars = list(bars)
+        if not self.bar_clock.declared and bars:
+            self.bar_clock = BarClock.for_bars(bars)     # the whole file's interval and calendar
+        resume = self.resume_point()
+        todo = bars
+        if resume is not None:
+            k = bisect.bisect_right([b.ts for b in bars], resume)
+            for bar in bars[:k]:
+                self.warm(bar)
+            self.skipped, todo = k, bars[k:]
+            if k:
+                log.info("resuming account %s after %s: %d bars already processed (history only)",
+                         self.executor.account, resume.isoformat(), k)
+        self.total = len(todo)
+        try:
+            self.start()
+            self.repair_artifacts()
+            for bar in todo:
+                self.step(bar)
+            if flatten_at_end:
+                self.flatten()
+            self.executor.service(self.clock())
+        except KeyboardInterrupt:
+            self.interrupted = True
+        return self.finish()
+
+    def finish(self) -> SessionSummary:
+        """The closing progress line, the summary, the session's end event."""
         self._report_progress(force=True)
         summary = self.summary()
         self.events.emit(EventType.SESSION, None, [], stage="end", summary=summary.model_dump(mode="json"))
         return summary
 
     def summary(self) -> SessionSummary:
-        ex = self.executor
-        outs = []
-        if ex.journal is not None:
-            mine = set(self.cycles)
-            outs = [o for o in ex.journal.outcomes() if o.trade_cycle_id in mine]
-        wins = sum(1 for o in outs if o.won)
-        elapsed = time.perf_counter() - self._started
-        state = ex.ledger.state(self.clock())
-        halts = [c.value for c in state.active_halts] + (["DRAWDOWN_HALT"] if state.halted else [])
-        live = None
-        try:
-            live = ex.snapshot((self.symbol,)).position(self.symbol)
-        except Exception:  # snapshot already logs and counts read failures
-            live = None
-        errors = {k: v for k, v in {**dict(ex.stats), **self.counts}.items()
-                  if ("error" in k or "unknown" in k or "failures" in k or "mismatch" in k) and v}
-        if ex.resolver is not None and ex.resolver.failures:
-            errors["outcome_failures"] = sum(ex.resolver.failures.values())
-        return SessionSummary(
-            broker=str(getattr(self.broker, "name", "")), symbol=self.symbol, bars=self._bars,
-            signals=self.counts["signals"], entries_sent=ex.stats["entries_sent"], exits_sent=ex.stats["exits_sent"],
-            trades=len(outs), wins=wins, losses=len(outs) - wins,
-            win_rate_pct=round(wins / len(outs) * 100, 2) if outs else None,
-            pnl_usd=round(sum(o.pnl for o in outs), 2), fees_usd=round(sum(o.fees for o in outs), 2),
-            start_equity=self._start_equity, end_equity=self._end_equity,
-            max_drawdown_usd=round(self._max_dd[0], 2), max_drawdown_pct=round(self._max_dd[1], 4),
-            blocked_orders=ex.stats["blocked"], blocked_by_reason=dict(sorted(ex.blocked.items())),
-            open_position=live, open_trades=len(ex.journal.trades(status=("open", "pending"), account=ex.account))
-            if ex.journal is not None else 0,
-            outcome_files=(self.hooks.written // 2) if self.hooks else 0, halts=sorted(set(halts)), errors=errors,
-            reconcile=ex.last_reconcile.describe() if ex.last_reconcile else "",
-            paths={"journal": str(self.files.journal), "events": str(self.files.events),
-                   "ledger": str(self.files.ledger), "data_dir": str(self.files.data_dir)} if self.files else {},
-            elapsed_s=round(elapsed, 3), bars_per_s=round(self._bars / elapsed, 1) if elapsed > 0 else None)
+        """Computed from the journal and the files it describes (``session_report.summarize``)."""
+        return summarize(self)
 
     # -- live brokers: follow a candle file that the bot's data feed keeps appending to ----------------
     def follow(self, read: Callable[[], Sequence[Bar]], poll_s: float = 5.0,
@@ -365,7 +377,7 @@ class TradingSession:
         while not stop():
             try:
                 bars = read()
-            except Exception as exc:  # a half-written file: try again next poll, but say so
+            except (OSError, ValueError) as exc:  # a half-written file: try again next poll, but say so
                 log.warning("candle file not readable this poll: %s", exc)
                 self.events.emit(EventType.ERROR, None, [], stage="candles", error=str(exc))
                 bars = []
@@ -373,8 +385,8 @@ class TradingSession:
                 if self.history and bar.ts <= self.history[-1].ts:
                     continue
                 if first and warmup:
-                    if self.history:
-                        self.interval = bar.ts - self.history[-1].ts
+                    self.bar_clock.observe(bar)
+                    self.interval = self.bar_clock.interval
                     self._remember(bar)
                     continue
                 self.step(bar)

@@ -33,7 +33,7 @@ class TimedReader:
                 continue
             try:
                 fut.set_result(fn())
-            except BaseException as exc:  # handed to the caller, who decides
+            except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, which re-raises it
                 fut.set_exception(exc)
 
     def call(self, fn: Callable[[], T], what: str) -> T:

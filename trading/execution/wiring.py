@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from trading.brokers.base import Broker
+from trading.brokers.base import Broker, SupportsSettlement
 from trading.brokers.paper import PaperBroker
+from trading.brokers.paper_account import PaperAccountError, PaperAccountStore
 from trading.domain.models import Signal, utcnow
 from trading.domain.reason_codes import ReasonCode
 from trading.execution.advisor import Advisor
@@ -39,12 +40,25 @@ class BrokerSetupError(RuntimeError):
     """The broker adapter cannot be built (not installed, bad settings)."""
 
 
-def make_broker(kind: str, settings: Settings) -> Broker:
-    """``paper`` | ``ib`` | ``polymarket``. The live adapters are imported only when asked for."""
+def paper_store(data_dir: Path) -> PaperAccountStore:
+    """Where a data dir keeps its paper accounts."""
+    return PaperAccountStore(Path(data_dir) / "paper")
+
+
+def make_broker(kind: str, settings: Settings, *, fresh_account: bool = False) -> Broker:
+    """``paper`` | ``ib`` | ``polymarket``. The live adapters are imported only when asked for.
+
+    ``paper`` is the persistent paper account of ``settings.data_dir``: resumed by default (its cash,
+    positions, working orders and id counters are there, as a real broker's are when you reconnect);
+    ``fresh_account=True`` starts a new account there (the old one's file is kept)."""
     b = settings.broker
     if kind == "paper":
-        return PaperBroker(starting_cash=b.starting_cash, commission_per_contract=b.commission_per_contract,
-                           slippage_ticks=b.slippage_ticks)
+        try:
+            return PaperBroker(starting_cash=b.starting_cash, commission_per_contract=b.commission_per_contract,
+                               slippage_ticks=b.slippage_ticks, store=paper_store(settings.data_dir),
+                               fresh_account=fresh_account)
+        except (PaperAccountError, OSError) as exc:
+            raise BrokerSetupError(f"paper account in {settings.data_dir}: {exc}") from None
     modules = {"ib": ("trading.brokers.ib", "IBBroker", "warden[ib]"),
                "polymarket": ("trading.brokers.polymarket", "PolymarketBroker", "warden[polymarket]")}
     if kind not in modules:
@@ -61,7 +75,7 @@ def make_broker(kind: str, settings: Settings) -> Broker:
     factory = getattr(cls, "from_settings", None)
     try:
         return factory(settings) if callable(factory) else cls(b)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - third-party constructors raise undocumented types; one line
         raise BrokerSetupError(f"cannot set up the {kind} broker: {type(exc).__name__}: {exc}") from None
 
 
@@ -70,14 +84,25 @@ def open_session(settings: Settings, broker: Broker, *, symbol: str, data_dir: P
                  advisor: Advisor | None = None, qty: float = 1.0, replay: bool = True,
                  resolution_sources: Sequence[ResolutionSource] = (), candle_asset: str | None = None,
                  progress: Callable[[str], None] | None = None,
-                 journal_synchronous: str | None = None) -> tuple[TradingSession, list[str]]:
+                 journal_synchronous: str | None = None,
+                 fresh_account: bool = False) -> tuple[TradingSession, list[str]]:
     """Wire a session: ledger, event log, journal, resolver, learning hooks, executor. Returns the session
-    and the loud problems found while wiring (e.g. an unwritable journal, which halts new entries)."""
+    and the loud problems found while wiring (e.g. an unwritable journal, which halts new entries).
+
+    A ``PaperBroker`` not yet kept anywhere is attached to the data dir's paper account: resumed, or a new
+    one with ``fresh_account=True`` (``make_broker('paper', ...)`` has already done this)."""
+    if isinstance(broker, PaperBroker) and broker.store is None:
+        try:
+            broker.attach(paper_store(Path(data_dir or settings.data_dir)), fresh=fresh_account)
+        except (PaperAccountError, OSError) as exc:
+            raise BrokerSetupError(f"paper account in {data_dir or settings.data_dir}: {exc}") from None
     files = SessionFiles(Path(data_dir or settings.data_dir),
                          paper_account=broker.account_id if isinstance(broker, PaperBroker) else None)
     problems: list[str] = []
     events = EventLog(files.events)
-    ledger = RiskLedger(files.ledger, settings.guards)
+    ledger = RiskLedger(files.ledger, settings.guards, broker=getattr(broker, "name", None),
+                        account=str(getattr(broker, "account_id", "") or getattr(broker, "name", "")) or None)
+    ledger.describe_owner()     # `warden risk status` names the broker and account of every ledger
     journal: Journal | None
     try:
         # a paper replay commits with synchronous=NORMAL (WAL: safe against a process crash, which is what
@@ -116,6 +141,8 @@ def open_session(settings: Settings, broker: Broker, *, symbol: str, data_dir: P
     sources.append(CandleResolutionSource(
         lambda a: holder["s"].history if "s" in holder and a.upper() == asset else None))
     resolver = OutcomeResolver(journal, ledger, events, sources=sources, hooks=hooks, clock=clock)
+    if isinstance(broker, SupportsSettlement):
+        resolver.settle = broker.settle      # a resolved binary share settles at 1 or 0 in the paper account
     executor = GuardedExecutor(broker, ledger, events, journal, settings.guards, resolver=resolver,
                                read_timeout_s=None if isinstance(broker, PaperBroker) and replay
                                else settings.broker.position_timeout_s, clock=clock,

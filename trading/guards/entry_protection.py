@@ -4,6 +4,8 @@ Failure contract: pure; it adds reason codes to the verdict and never raises for
 """
 from __future__ import annotations
 
+import math
+
 from trading.domain.contracts import spec_for
 from trading.domain.models import OrderIntent, Side
 from trading.domain.reason_codes import ReasonCode
@@ -11,13 +13,14 @@ from trading.guards.verdict import CheckResult
 
 
 def worst_case_loss(intent: OrderIntent, entry_price: float, qty: float | None = None) -> float:
-    """|entry - stop| x qty x multiplier; for a binary share the premium (price x qty)."""
+    """|entry - stop| x qty x multiplier; for a binary share the full premium (price x qty x multiplier)
+    whatever stop is given: no stop order exists on the venue and a losing share resolves to 0."""
     spec = spec_for(intent.symbol)
     q = intent.qty if qty is None else qty
     if spec.bounded_payoff:
-        stop = intent.stop if intent.stop is not None else 0.0
-        return abs(entry_price - stop) * q * spec.multiplier
-    assert intent.stop is not None
+        return abs(entry_price) * q * spec.multiplier
+    if intent.stop is None:
+        raise ValueError("a futures entry needs a stop to bound its loss")
     return abs(entry_price - intent.stop) * q * spec.multiplier
 
 
@@ -31,9 +34,12 @@ def check_entry_protection(intent: OrderIntent, entry_price: float | None, max_l
         res.add(ReasonCode.PRICE_UNKNOWN)
         return res
     if spec.bounded_payoff:
-        # a binary share cannot lose more than its premium: the payoff itself is the protection
+        # a binary share cannot lose more than its premium: the payoff itself is the protection, and the
+        # premium is the worst case (a "stop" is never placed on the venue, so it is given no credit)
         if intent.stop is not None and intent.stop >= entry_price:
             res.add(ReasonCode.INVALID_STOP_SIDE)
+        if intent.stop:
+            res.evidence["stop_ignored"] = "binary share: no stop order exists; worst case = full premium"
     else:
         stop, target = intent.stop, intent.target
         if stop is None or target is None or stop <= 0 or target <= 0:
@@ -44,7 +50,10 @@ def check_entry_protection(intent: OrderIntent, entry_price: float | None, max_l
             res.add(ReasonCode.INVALID_STOP_SIDE)
             return res
     loss = worst_case_loss(intent, entry_price, qty)
-    res.evidence.update(worst_case_loss=round(loss, 2), max_loss_per_trade=max_loss)
-    if loss > max_loss + 1e-9:
+    res.evidence.update(worst_case_loss=round(loss, 2) if math.isfinite(loss) else None,
+                        max_loss_per_trade=max_loss)
+    if not math.isfinite(loss):
+        res.add(ReasonCode.INPUT_INVALID, invalid_inputs={"worst_case_loss": f"{loss!r}: overflow"})
+    elif loss > max_loss + 1e-9:
         res.add(ReasonCode.MAX_LOSS_CAP)
     return res

@@ -47,4 +47,7 @@ def check_halts(state: RiskState, cfg: GuardConfig, now: datetime | None = None)
         res.add(ReasonCode.OUTCOME_UNRESOLVED, max_unresolved_outcomes=cfg.max_unresolved_outcomes)
     for code in state.active_halts:
         res.add(code)
+    if state.ledger_errors:
+        res.add(ReasonCode.LEDGER_CORRUPT, ledger_errors=state.ledger_errors,
+                ledger_repair="`warden risk repair --operator NAME --note WHY` after checking the lines")
     return res

@@ -46,6 +46,7 @@ class RiskState(BaseModel):
     last_entry_at: datetime | None = None
     last_loss_at: datetime | None = None
     recent_order_times: list[datetime] = Field(default_factory=list)
+    ledger_errors: list[str] = Field(default_factory=list)   # unreadable ledger lines (LEDGER_CORRUPT), named
 
     @property
     def drawdown_pct(self) -> float | None:

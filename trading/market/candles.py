@@ -10,6 +10,7 @@ value are dropped and counted (``CandleSeries.dropped``), never silently.
 from __future__ import annotations
 
 import logging
+import statistics
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,7 +46,7 @@ class CandleSeries:
     bars: list[Bar]
     source: str
     time_column: str
-    interval: timedelta | None                 # median spacing; None with fewer than 2 bars
+    interval: timedelta | None                 # typical spacing (``infer_interval``); None with fewer than 2 bars
     dropped: dict[str, int] = field(default_factory=dict)   # reason -> rows dropped
 
     def __len__(self) -> int:
@@ -175,10 +176,15 @@ def read_candles(path: str | Path, symbol: str | None = None, tz: str = "UTC") -
     o, h, lo, c, v = (out[k].to_numpy(dtype=float) for k in ("open", "high", "low", "close", "volume"))
     v = np.nan_to_num(v, nan=0.0)
     bars = [Bar(t, float(a), float(b), float(x), float(y), float(z)) for t, a, b, x, y, z in zip(tss, o, h, lo, c, v)]
-    interval = None
-    if len(tss) > 1:
-        interval = out["ts"].diff().median().to_pytimedelta()
+    interval = infer_interval(list(tss))
     return CandleSeries(bars=bars, source=str(path), time_column=time_name, interval=interval, dropped=dropped)
+
+
+def infer_interval(times: Sequence[datetime]) -> timedelta | None:
+    """The typical spacing of sorted bar opens: the low median of the positive gaps, so weekend, holiday
+    and overnight gaps (the long tail) never set it. None with fewer than two distinct times."""
+    gaps = [b - a for a, b in zip(times, times[1:]) if b > a]
+    return statistics.median_low(gaps) if gaps else None
 
 
 def bars_to_frame(bars: Sequence[Bar]) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from trading.domain.contracts import spec_for
+from trading.domain.instruments import round_stop, round_target
 from trading.domain.models import Side, Signal
 from trading.market.bars import true_ranges
 from trading.market.candles import Bar
@@ -48,10 +49,6 @@ class SignalLoadError(ValueError):
     """The ``--signals`` spec does not name a usable callable."""
 
 
-def _round_tick(price: float, tick: float) -> float:
-    return round(round(price / tick) * tick, 10)
-
-
 class BreakoutSignals:
     """Donchian breakout with a trend filter; stop and target from volatility (ATR).
 
@@ -59,7 +56,8 @@ class BreakoutSignals:
     - Entry BUY when flat and the close breaks above the highest high of the previous ``lookback``
       bars while above its ``trend_period`` simple moving average, on the breakout bar only (the
       previous close was still inside its channel); SELL is the mirror image.
-      Stop = close -/+ ``stop_atr`` x ATR, target = close +/- ``target_atr`` x ATR (rounded to the tick).
+      Stop = close -/+ ``stop_atr`` x ATR, target = close +/- ``target_atr`` x ATR, rounded to the tick in
+      the safe direction (a long's stop and target down, a short's up: the stop never crosses the price).
       Confidence = 0.5 + 0.5 x min(1, breakout distance / ATR).
     - Exit: a long exits (SELL) when the close falls below the lowest low of the previous
       ``exit_lookback`` bars; a short exits (BUY) above the highest high. Exits carry no levels.
@@ -105,8 +103,8 @@ class BreakoutSignals:
         feats.update(channel_high=hh, channel_low=ll, sma=round(sma, 6))
         try:
             tick = spec_for(ctx.symbol).tick
-        except ValueError:
-            tick = 0.01
+        except ValueError:   # a view on an underlying with no spec: cents, unless its price needs more digits
+            tick = 0.01 if close >= 10 else 1e-8
         # only the bar that breaks out signals (the previous close was still inside its own channel)
         before = bars[-self.lookback - 2:-2]
         pclose = bars[-2].close
@@ -122,7 +120,8 @@ class BreakoutSignals:
             return None
         conf = round(0.5 + 0.5 * min(1.0, dist / atr), 4)
         return Signal(symbol=ctx.symbol, side=side, label=f"BREAKOUT_{side.value}", confidence=conf, price=close,
-                      stop=_round_tick(stop, tick), target=_round_tick(target, tick), ts=ctx.now, source=self.name,
+                      stop=round_stop(stop, tick, long=side is Side.BUY),
+                      target=round_target(target, tick, long=side is Side.BUY), ts=ctx.now, source=self.name,
                       features=feats)
 
 
@@ -171,7 +170,7 @@ def load_signal_source(spec: str | None) -> Callable[[Sequence[Bar], SignalConte
                                   f"(installed: {', '.join(known) or 'none'}; or use module:callable)")
         try:
             obj = eps[0].load()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a user's plug-in may raise anything on import; reported as one line
             raise SignalLoadError(f"--signals {spec}: entry point failed to load ({exc})") from None
     if isinstance(obj, type):
         try:

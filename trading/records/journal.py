@@ -155,6 +155,16 @@ class Journal:
         with self._lock:
             self._conn.close()
 
+    # -- meta: small keyed values (e.g. the last bar a session finished for an account) -------------
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as c:
+            c.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                      (key, value))
+
+    def meta(self, key: str) -> str | None:
+        rows = self._rows("SELECT value FROM meta WHERE key=?", (key,))
+        return str(rows[0][0]) if rows else None
+
     # -- trades ------------------------------------------------------------------------------------
     def open_trade(self, t: TradeRecord) -> None:
         with self._tx() as c:

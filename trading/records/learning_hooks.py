@@ -3,8 +3,9 @@
 ``<data_dir>/training/trade_outcomes/<date>/<trade_cycle_id>.json`` (``TradeOutcome``) and
 ``<data_dir>/history_snapshots/<date>/<trade_cycle_id>.json`` (``HistorySnapshot``), both dated by the
 trade's close. Writes are atomic and idempotent (``trading.records.outcome_schema``): the content is built
-only from the trade's own records (no wall-clock time), so writing the same trade twice yields one
-file with the same bytes.
+only from the trade's own records and the bars closed by its decision time (no wall-clock time, no bar
+that opened at or after the decision), so the same closed trade always yields the same bytes: a restart
+that rewrites a missing file writes what the live run would have.
 
 Failure contract: ``on_trade_close`` raises what the atomic write raises (OSError on a full or read-only
 disk); the outcome resolver logs, counts and retries it, and the trade's outcome stays in the journal.
@@ -74,6 +75,18 @@ def regime_of(bars: Sequence[Bar]) -> tuple[dict[str, float], dict[str, Any]]:
     return feats, meta
 
 
+def closed_by(bars: Sequence[Bar], decision: datetime) -> list[Bar]:
+    """The bars already closed at ``decision`` (open + the series' median spacing <= decision): a snapshot
+    holds only what the decision could see, whatever later bars the history source has meanwhile."""
+    if len(bars) < 2:
+        return [b for b in bars if b.ts < decision]
+    gaps = sorted(b.ts - a.ts for a, b in zip(bars, bars[1:]) if b.ts > a.ts)
+    step = gaps[len(gaps) // 2] if gaps else None
+    if step is None:
+        return [b for b in bars if b.ts < decision]
+    return [b for b in bars if b.ts + step <= decision]
+
+
 class LearningHooks:
     def __init__(self, data_dir: str | Path, guards: GuardConfig, history: History | None = None,
                  window: int = 60) -> None:
@@ -86,7 +99,8 @@ class LearningHooks:
 
     def on_trade_close(self, trade: TradeRecord, outcome: OutcomeRecord, fills: list[Fill],
                        verdicts: list[dict[str, Any]]) -> tuple[Path, Path]:
-        bars = list(self.history(trade.symbol, trade.opened_at))[-self.window:] if self.history else []
+        bars = closed_by(list(self.history(trade.symbol, trade.opened_at)), trade.opened_at)[-self.window:] \
+            if self.history else []
         feats, meta = regime_of(bars)
         if not bars:
             meta = {"label": "unknown", "unavailable": f"no candle history for {trade.symbol} at entry"}

@@ -99,6 +99,13 @@ def snapshot_path(data_dir: Path, snap: HistorySnapshot, day: datetime) -> Path:
     return Path(data_dir) / "history_snapshots" / day.date().isoformat() / f"{snap.trade_cycle_id}.json"
 
 
+def artefact_paths(data_dir: Path, trade_cycle_id: str, closed_at: datetime) -> tuple[Path, Path]:
+    """Where a closed trade's outcome file and history snapshot live (both dated by the close)."""
+    day = closed_at.date().isoformat()
+    return (Path(data_dir) / "training" / "trade_outcomes" / day / f"{trade_cycle_id}.json",
+            Path(data_dir) / "history_snapshots" / day / f"{trade_cycle_id}.json")
+
+
 def write_outcome(data_dir: Path, outcome: TradeOutcome) -> tuple[Path, bool]:
     """Atomic and idempotent: the same outcome twice is one file with the same content."""
     p = outcome_path(data_dir, outcome)

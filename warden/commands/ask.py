@@ -1,6 +1,7 @@
 """``warden ask "QUESTION"``: one answer from the learning agent (numbers from pandas, citations always).
 
-Failure contract: an empty question or a bad --as-of is a ``UserError`` (exit 2).
+Failure contract: an empty question, a bad --as-of, or a missing or empty memory (the message says what
+to run first) is a ``UserError`` (exit 2).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import typer
 
 from warden.errors import UserError
 from warden.options import DEFAULT_DATA_DIR, LLM, DataDir, Json, LLMChoice
+from warden.preflight import check_model
 
 AsOf = Annotated[str | None, typer.Option(
     "--as-of", help="Answer as of this ISO date/time (UTC if no zone): later trades and documents are "
@@ -30,11 +32,27 @@ def parse_as_of(raw: str | None) -> str | None:
     return (d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)).isoformat()
 
 
+EMPTY_HINT = ("run `warden ingest <dir with trade_outcomes/, telemetry/events.jsonl or journal.db>` first "
+              "(a `warden run` data dir works as is), or `warden demo` for sample data")
+
+
+def require_memory(data_dir: Path) -> None:
+    """A missing data dir is a UserError naming what to run, before anything is created under it."""
+    if not Path(data_dir).is_dir():
+        raise UserError(f"no memory at {data_dir}: {EMPTY_HINT}")
+
+
 def learning_context(data_dir: Path, llm: LLMChoice | None) -> Any:
     from agents.learning import LearningContext
+    from tools.memory.counterfactual import SignalsTable
     from warden.commands.ingest import open_memory
 
+    require_memory(data_dir)
     settings, store, reasoner = open_memory(data_dir, llm)
+    check_model(settings, llm or settings.llm.provider)   # ask and chat: a model that cannot answer stops here
+    if store.table.load().empty and SignalsTable.in_data_dir(data_dir).load().empty \
+            and not store.documents().count():
+        raise UserError(f"the memory at {data_dir} is empty (no trades, signals or documents): {EMPTY_HINT}")
     return LearningContext(data_dir=data_dir, settings=settings, llm=reasoner.name, reasoner=reasoner, store=store)
 
 
@@ -58,8 +76,9 @@ def ask(
 
     if not question.strip():
         raise UserError("the question is empty")
+    stamp = parse_as_of(as_of)
     ctx = learning_context(data_dir, llm)
-    state = run(question, ctx, as_of=parse_as_of(as_of))
+    state = run(question, ctx, as_of=stamp)
     if json_out:
         print(json.dumps(answer_json(state), indent=2, default=str))
     else:

@@ -46,6 +46,12 @@ def _plain(report: Any, store: Any) -> str:
     if j["files"]:
         lines.append(f"journals: {j['files']} files, {j['trades']} trades, {j['unresolved']} without an outcome "
                      "(not ingested)")
+    if report.signals.get("records"):
+        g = report.signals
+        lines.append(f"signals not traded: {g['records']} ({g['wait']} advised WAIT, {g['blocked']} blocked by the "
+                     f"guards), {g['added']} added, {g['updated']} updated"
+                     + (f"; {g['without_bars']} without candles: no counterfactual PnL (pass --candles)"
+                        if g["without_bars"] else ""))
     for q in report.quarantined:
         lines.append(f"quarantined {q.path}: {q.reason} -> {q.copy_path}")
     if report.unsupported:
@@ -62,6 +68,11 @@ def ingest(
     llm: LLM = LLMChoice.offline,
     json_out: Json = False,
     tz_journal: Annotated[str, typer.Option("--tz-journal", help="Zone of naive journal timestamps.")] = "UTC",
+    candles: Annotated[Path | None, typer.Option(
+        "--candles", help="Candle file the run traded on: WAIT-advised and blocked entries from events.jsonl / "
+                          "journal.db get the counterfactual PnL over the next --horizon bars.")] = None,
+    horizon: Annotated[int, typer.Option("--horizon", min=1, max=10000,
+                                         help="Bars after a WAIT-advised or blocked signal to follow.")] = 60,
 ) -> None:
     """Ingest trade-outcome JSON, history snapshots, trade journals and reports into the RAG store.
 
@@ -70,6 +81,15 @@ def ingest(
     """
     from agents.memory_ingestion import MemoryIngestion, iter_files
 
+    bars = None
+    if candles is not None:
+        from tools.memory.counterfactual import bars_frame
+        from trading.market.candles import CandleFormatError, read_candles
+
+        try:
+            bars = bars_frame(read_candles(candles))
+        except (OSError, CandleFormatError) as exc:
+            raise UserError(f"--candles {candles}: {exc}") from None
     _, store, reasoner = open_memory(data_dir, llm)
     try:
         files = list(iter_files(paths, data_dir))
@@ -82,9 +102,9 @@ def ingest(
                       TextColumn("{task.description}"), transient=True) as bar:
             task = bar.add_task("", total=len(files))
             report = MemoryIngestion(store, reasoner, lambda n, p: bar.update(task, completed=n, description=p.name),
-                                     tz_journal).run(files)
+                                     tz_journal, bars, horizon).run(files)
     else:
-        report = MemoryIngestion(store, reasoner, None, tz_journal).run(files)
+        report = MemoryIngestion(store, reasoner, None, tz_journal, bars, horizon).run(files)
     if json_out:
         print(json.dumps(report.model_dump(mode="json") | {"store": store.counts()}, indent=2))
     else:

@@ -6,7 +6,7 @@ Failure contract: a missing or unreadable log, an unknown order id or contradict
 from __future__ import annotations
 
 import json
-from enum import StrEnum
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,12 +14,7 @@ import typer
 
 from warden.errors import UserError
 from warden.options import Json
-
-
-class FormatChoice(StrEnum):
-    auto = "auto"
-    mytrader = "mytrader"
-    momentum = "momentum"
+from warden.printer import clean as escape
 
 
 def _fmt_num(x: Any, nd: int = 2) -> str:
@@ -64,29 +59,37 @@ def _render_order(doc: dict[str, Any]) -> None:
               f"  (reference price {_fmt_num(doc['reference_price'])})")
     t.add_row("fill", _fmt_num(doc["fill_price"]))
     for n in doc["notes"]:
-        t.add_row("note", n)
+        t.add_row("note", escape(n))
     ev = doc["evidence"]
     if "worst_case_loss" in ev:
         t.add_row("worst-case loss", f"{_fmt_num(ev['worst_case_loss'])} USD (cap {_fmt_num(ev['max_loss_per_trade'])})")
     style = "red" if doc["would_block"] else "green"
-    con.print(Panel(t, title=f"replay of order {doc['order_id']}", border_style=style, expand=False))
+    con.print(Panel(t, title=f"replay of order {escape(doc['order_id'])}", border_style=style, expand=False))
     # plain prints: the verdict line must be exactly this text, unstyled and unwrapped
     print(f"Guardrails would block trade: {'✅' if doc['would_block'] else '❌'}")
     print("Reason codes: " + (", ".join(doc["reason_codes"]) or "none"))
 
 
+def _verdict_words(doc: dict[str, Any]) -> str:
+    """The --all table's verdict in words (a check mark in a table reads as pass/fail, i.e. backwards)."""
+    codes = ", ".join(doc["reason_codes"])
+    if doc["would_block"]:
+        return f"[red]blocked[/] {escape(codes)}".rstrip()
+    return "[green]allowed[/]" + (f" {escape(codes)}" if codes else "")
+
+
 def _render_all(docs: list[dict[str, Any]], source: str) -> None:
     from rich.table import Table
 
-    t = Table(title=f"guard replay of {source}")
-    for col in ("time", "order", "intent", "action", "qty", "believed", "live", "advisory", "fill", "block", "reasons"):
+    t = Table(title=f"guard replay of {escape(source)}")
+    for col in ("time", "order", "intent", "action", "qty", "believed", "live", "advisory", "fill", "verdict"):
         t.add_column(col)
     for d in docs:
         adv = d["advisory"]
-        t.add_row(d["time"][11:19], d["order_id"], d["intent"], d["action"], str(d["qty"]),
+        t.add_row(*map(escape, (d["time"][11:19], d["order_id"], d["intent"], d["action"], str(d["qty"]),
                   _fmt_num(d["believed_position"], 0), _fmt_num(d["live_position_before"], 0),
-                  "-" if adv is None else f"{adv['action']} {adv['confidence']:.0%}", _fmt_num(d["fill_price"]),
-                  "✅" if d["would_block"] else "❌", ", ".join(d["reason_codes"]))
+                  "-" if adv is None else f"{adv['action']} {adv['confidence']:.0%}", _fmt_num(d["fill_price"]))),
+                  _verdict_words(d))
     _console().print(t)
     blocked = sum(1 for d in docs if d["would_block"])
     print(f"{blocked} of {len(docs)} orders would have been blocked")
@@ -95,7 +98,7 @@ def _render_all(docs: list[dict[str, Any]], source: str) -> None:
 def _render_trips(docs: list[dict[str, Any]], source: str) -> None:
     from rich.table import Table
 
-    t = Table(title=f"round trips in {source}")
+    t = Table(title=f"round trips in {escape(source)}")
     for col in ("entry", "exit", "symbol", "side", "qty", "entry px", "exit px", "PnL USD", "fees", "net",
                 "broker PnL", "mismatch"):
         t.add_column(col, justify="right" if col not in ("symbol", "side") else "left")
@@ -109,8 +112,9 @@ def _render_trips(docs: list[dict[str, Any]], source: str) -> None:
 
 def replay(
     log: Annotated[Path, typer.Option("--log", help="The bot's log file.")],
-    fmt: Annotated[FormatChoice, typer.Option("--format", help="Log format (auto-detected by default).")]
-    = FormatChoice.auto,
+    fmt: Annotated[str, typer.Option("--format", help="Log format: auto (default), a format name (mytrader, "
+                                      "momentum, freqtrade, hummingbot, ib_async, or a rule file in <data-dir>/rules) "
+                                      "or the path of a .toml rule file.")] = "auto",
     order_id: Annotated[str | None, typer.Option("--order-id", help="Replay this order.")] = None,
     all_orders: Annotated[bool, typer.Option("--all", help="Replay every order in the log.")] = False,
     trades: Annotated[bool, typer.Option("--trades", help="Round trips and PnL rebuilt from fills.")] = False,
@@ -121,24 +125,30 @@ def replay(
     = None,
 ) -> None:
     """Rebuild what the bot knew at each order and run today's guards on it (dry run, nothing is sent)."""
+    from tools.logs.formats import default_user_dirs
     from tools.logs.reader import LogFormatError
     from tools.logs.replay import ReplayError, order_json, replay_log, trip_json
     from trading.settings import load_settings
+    from warden.progress import FileProgress
 
     if sum((order_id is not None, all_orders, trades)) != 1:
         raise UserError("choose exactly one of --order-id ID, --all or --trades")
     if not log.is_file():
         raise UserError(f"log file {log} does not exist or is not a file")
-    if max_loss is not None and max_loss <= 0:
-        raise UserError("--max-loss must be a positive amount in USD")
+    if max_loss is not None and not (math.isfinite(max_loss) and max_loss > 0):
+        raise UserError(f"--max-loss must be a positive, finite amount in USD (got {max_loss})")
     settings = load_settings()
     cfg = settings.guards
     if max_loss is not None:
         cfg = cfg.model_copy(update={"max_loss_per_trade": max_loss})
     try:
-        res = replay_log(log, cfg, fmt.value, tz=tz, nominal_equity=settings.broker.starting_cash)
+        with FileProgress([log], f"replay {log.name}"):       # silent below 20 MB
+            res = replay_log(log, cfg, fmt.strip() or "auto", tz=tz, nominal_equity=settings.broker.starting_cash,
+                             analysis="trades" if trades else "orders",
+                             user_dirs=default_user_dirs(settings.data_dir))
     except (LogFormatError, ReplayError) as exc:
-        raise UserError(str(exc)) from None
+        named = fmt.strip() not in ("", "auto") and "format" in str(exc)
+        raise UserError(f"--format {fmt}: {exc}" if named else str(exc)) from None
     except ValueError as exc:            # e.g. an unknown --tz
         raise UserError(str(exc)) from None
     except OSError as exc:
@@ -146,6 +156,7 @@ def replay(
 
     if trades:
         docs = [trip_json(t) for t in res.trips()]
+        _report_reading(res.stats)
         if json_out:
             print(json.dumps(docs, indent=2))
         else:
@@ -158,16 +169,30 @@ def replay(
             raise UserError(f"order {oid} not found in {log} (orders in this log: {known}"
                             f"{', ...' if len(res.orders) > 12 else ''})")
         doc = order_json(res.orders[oid])
+        _report_reading(res.stats)
         if json_out:
             print(json.dumps(doc, indent=2, default=str))
         else:
             _render_order(doc)
         return
     docs = [order_json(o) for o in res.orders.values()]
+    _report_reading(res.stats)
     if json_out:
         print(json.dumps(docs, indent=2, default=str))
     else:
         _render_all(docs, str(log))
+
+
+def _report_reading(stats: Any) -> None:
+    """Every report states what was read; warnings (little understood, bad lines) stand out. On stderr,
+    so --json stays one JSON document on stdout."""
+    import sys
+
+    s = stats.summary()
+    print(f"read {s['lines_read']} lines as {stats.format}: {s['recognised']} recognised, {s['unknown']} unknown, "
+          f"{s['unreadable']} unreadable", file=sys.stderr)
+    for w in stats.warnings():
+        print(f"WARNING: {w}", file=sys.stderr)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,108 +1,75 @@
-"""``warden review``: the multi-team incident review of a bundle (seed 001), resumable at its approvals.
+"""``warden review``: the multi-team incident review of a bundle, resumable at its approvals.
 
-Failure contract: bad input or an unknown run id is a ``UserError`` (exit 2); a review that fails
-part-way is ``ReviewFailed`` (exit 1) naming how to resume it.
+Approvals: ``--approve`` takes a policy per change type (``risk_parameter=yes,strategy=ask``; ``all``;
+``none``), see graphs/review_approvals.py; without it a terminal is asked (the live table pauses first)
+and no terminal leaves the changes pending. Every answer is recorded with who (``--operator``, default
+the OS user), when and why (``--note``) in findings.json and the final report.
+
+Failure contract: bad input (bundle, --out, --approve, an unknown run id) is a ``UserError`` (exit 2)
+naming it; a review that fails part-way is ``ReviewFailed`` (exit 1): one line naming the cause, the
+path and the run id to resume (the traceback goes to the error log, warden/cli.py).
 """
 from __future__ import annotations
 
+import errno
+import getpass
 import json
-import logging
-import sys
-import time
-from collections.abc import Mapping
-from enum import StrEnum
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from warden.errors import UserError
+from warden.errors import UserError, diagnostics_to_file
 from warden.options import DEFAULT_DATA_DIR, LLM, DataDir, Json, LLMChoice, can_prompt
+from warden.preflight import check_model
+from warden.printer import clean, console, say
+from warden.review_display import TEAM_ORDER, ReviewProgress, ask_terminal
 
-TEAM_ORDER = ("forensics", "econophysics", "ml_strategy", "risk", "software", "strategy", "sre", "synthesis",
-              "report", "approvals")
+__all__ = ["TEAM_ORDER", "ReviewFailed", "ReviewProgress", "Progress", "review", "summary_doc", "print_summary",
+           "operator_name", "check_out_dir", "failure"]
+
+Progress = ReviewProgress      # the name demo.py and older callers import
 
 
 class ReviewFailed(UserError):
-    """The review itself broke (not the user's input): one line here, the traceback in the log."""
+    """The review itself broke (not the user's input): one line here, the traceback in the error log."""
 
     exit_code = 1
 
 
-class ApproveChoice(StrEnum):
-    none = "none"
-    all = "all"
+def operator_name(given: str | None) -> str:
+    if given is not None:
+        if not given.strip():
+            raise UserError("--operator must name who answers (it is recorded with every approval)")
+        return given.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER") or "unknown user"
 
 
-class Progress:
-    """Per-team progress: a live Rich table on a terminal, plain lines otherwise (both on stderr)."""
-
-    def __init__(self, label: str, rich: bool | None = None) -> None:
-        self.label = label
-        self.rich = sys.stderr.isatty() if rich is None else rich
-        self.state: dict[str, tuple[str, float | None]] = {}
-        self.live: Any = None
-        self.t0 = time.perf_counter()
-
-    def __enter__(self) -> Progress:
-        if self.rich:
-            from rich.console import Console
-            from rich.live import Live
-
-            self.live = Live(self._table(), console=Console(stderr=True), refresh_per_second=8, transient=False)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.live is not None:
-            self.live.update(self._table())
-            self.live.__exit__(*exc)
-
-    def _table(self) -> Any:
-        from rich.table import Table
-
-        t = Table(title=f"review {self.label}", show_header=True, header_style="bold")
-        t.add_column("team / step")
-        t.add_column("status")
-        t.add_column("seconds", justify="right")
-        marks = {"start": "[yellow]running[/]", "done": "[green]done[/]", "error": "[red]error[/]",
-                 "interrupt": "[cyan]awaiting approval[/]"}
-        for name in TEAM_ORDER:
-            st, secs = self.state.get(name, ("waiting", None))
-            t.add_row(name, marks.get(st, "[dim]waiting[/]"), "" if secs is None else f"{secs:.2f}")
-        return t
-
-    def __call__(self, event: str, node: str, info: Mapping[str, Any]) -> None:
-        self.state[node] = (event, info.get("seconds"))
-        if self.live is not None:
-            self.live.update(self._table())
-            return
-        if event == "start":
-            line = f"[review {self.label}] {node}: started"
-        elif event == "error":
-            line = f"[review {self.label}] {node}: ERROR {info.get('error')}"
-        elif event == "interrupt":
-            line = f"[review {self.label}] {node}: waiting for approval"
-        else:
-            line = f"[review {self.label}] {node}: done in {info.get('seconds', 0):.2f} s"
-        print(line, file=sys.stderr, flush=True)
+def check_out_dir(out: Path, flag: str = "--out") -> None:
+    """``out`` is (or can be made) a writable folder; otherwise one line naming it (before any work starts)."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{flag} {out} is a file; give a folder for the outputs")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".warden-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"{flag} {out}: cannot write there ({exc.strerror or exc}); choose a writable folder") from None
 
 
-def ask_terminal(pending: list[dict[str, Any]]) -> dict[str, Any]:
-    """Ask about each change needing approval: approve, reject or decide later (stays pending)."""
-    from rich.console import Console
-    from rich.prompt import Prompt
-
-    con = Console(stderr=True)
-    answers: dict[str, Any] = {}
-    con.print(f"[bold]{len(pending)} change(s) need approval[/] (seed 001 decision framework)")
-    for ch in pending:
-        con.print(f"\n[bold]{ch['id']}[/] {ch['title']}  [dim]({ch['change_type']}; needs {ch['approval']})[/]")
-        con.print(f"  {ch['detail']}", highlight=False)
-        a = Prompt.ask("  approve?", choices=["y", "n", "later"], default="later", console=con)
-        if a in ("y", "n"):
-            answers[ch["id"]] = {"status": "approved" if a == "y" else "rejected", "by": "user (terminal)"}
-    return answers
+def failure(exc: BaseException, run_id: str, data_dir: Path) -> ReviewFailed:
+    """One line for a review that broke: the cause, the path it concerns, and how to resume this run."""
+    path = getattr(exc, "filename", None)
+    full = getattr(exc, "errno", None) == errno.ENOSPC
+    cause = "the disk is full" if full else f"{type(exc).__name__}: {exc}"
+    where = f" ({path})" if path and (full or str(path) not in str(exc)) else ""
+    return ReviewFailed(f"review {run_id} failed: {cause}{where}; after fixing it: warden review --resume {run_id} "
+                        f"--data-dir {data_dir}")
 
 
 def summary_doc(res: Any) -> dict[str, Any]:
@@ -112,55 +79,86 @@ def summary_doc(res: Any) -> dict[str, Any]:
         "root_causes": [rc.code.value for rc in fr.root_causes] if fr else [],
         "metrics": fr.metrics if fr else {},
         "changes": [{"id": r.id, "title": r.title, "change_type": r.change_type.value, "approval": r.approval.value,
-                     "status": r.status.value} for r in fr.changes] if fr else [],
+                     "status": r.status.value, "approved_by": r.approved_by} for r in fr.changes] if fr else [],
         "pending": [c["id"] for c in res.pending], "timings": res.timings,
+        "tracked_tasks": sorted(_tasks(res)),
+        "reconstructed_outcomes": res.reconstructed,
         "could_not_run": [n.model_dump() for n in fr.could_not_run] if fr else [],
     }
 
 
-def print_summary(res: Any, data_dir: Path) -> None:
-    from rich.console import Console
+def _tasks(res: Any) -> dict[str, Any]:
+    try:
+        doc = json.loads((Path(res.out) / "findings.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {t["id"]: t for t in doc.get("tracked_tasks", []) if isinstance(t, dict) and "id" in t}
 
-    con = Console()
+
+def print_summary(res: Any, data_dir: Path) -> None:
+    con = console()
     fr = res.final
-    con.print(f"[bold]review {res.run_id}[/]: {res.status}; outputs in {res.out}", highlight=False, soft_wrap=True)
+    con.print(f"[bold]review {clean(res.run_id)}[/]: {clean(res.status.replace('_', ' '))}; outputs in "
+              f"{clean(res.out)}", soft_wrap=True)
     if fr is not None:
-        codes = ", ".join(rc.code.value for rc in fr.root_causes) or "none established"
-        con.print(f"root causes: {codes}", highlight=False, soft_wrap=True)
+        say("root causes: " + (", ".join(rc.code.value for rc in fr.root_causes) or "none established"))
         m = fr.metrics
         dd = (f"{m['max_drawdown_pct']}%" if m.get("max_drawdown_pct") is not None else
-              f"{m.get('max_drawdown_usd')} USD (no account balance)")
+              f"{m.get('max_drawdown_usd')} USD (no account balance)" if m.get("max_drawdown_usd") is not None else
+              "n/a")
         halt = m.get("halt_should_have_fired_at") or "n/a"
-        con.print(f"trades {m.get('trades')}, outcomes recorded {m.get('outcomes_recorded')}, reconstructed "
-                  f"{m.get('outcomes_reconstructed')}, net PnL {m.get('net_pnl')}, max drawdown {dd}, halt should "
-                  f"have fired at {halt}", highlight=False, soft_wrap=True)
+        say(f"trades {m.get('trades', 'n/a')}, outcomes recorded {m.get('outcomes_recorded', 'n/a')}, reconstructed "
+            f"{m.get('outcomes_reconstructed', 'n/a')}, net PnL {m.get('net_pnl', 'n/a')}, max drawdown {dd}, halt "
+            f"should have fired at {halt}")
         for n in fr.could_not_run:
-            con.print(f"could not run: {n.analysis}, for lack of {n.lacking}", highlight=False, soft_wrap=True)
+            say(f"could not run: {n.analysis}, for lack of {n.lacking}")
+        for r in fr.changes:
+            if r.approval.value != "none" and r.status.value != "pending_approval":
+                say(f"{r.id}: {r.status.value} by {r.approved_by}")
+    for tid, t in _tasks(res).items():
+        say(f"{tid}: tracked task ({t.get('change_type')}); before approval: " + "; ".join(t.get("preconditions", [])))
+    rec = res.reconstructed or {}
+    if rec.get("written"):
+        say(f"{rec['written']} reconstructed outcome(s) for the memory: warden ingest {rec['folder']} --data-dir "
+            f"{data_dir}")
     if res.pending:
-        con.print(f"{len(res.pending)} change(s) pending approval: "
-                  f"warden review --resume {res.run_id} --approve all|none --data-dir {data_dir}", highlight=False,
-                  soft_wrap=True)
+        say(f"{len(res.pending)} change(s) pending approval: warden review --resume {res.run_id} --data-dir {data_dir} "
+            "(on a terminal it asks; or --approve TYPE=yes|no,...)")
 
 
 def review(
-    bundle: Annotated[Path | None, typer.Argument(help="Incident bundle folder (or a single bot log).")] = None,
+    bundle: Annotated[Path | None, typer.Argument(help="Incident bundle folder (or a single bot log).",
+                                                  show_default=False)] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Where the report, CSVs and plots go.",
                                              file_okay=False)] = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     llm: LLM = LLMChoice.offline,
-    approve: Annotated[ApproveChoice | None, typer.Option(
-        "--approve", help="Changes needing approval: all = approve them; none = leave them pending_approval "
-                          "(with --resume: reject them). Without it a terminal is asked; no terminal = pending.")] = None,
+    approve: Annotated[str | None, typer.Option(
+        "--approve", metavar="POLICY",
+        help="Approval policy per change type: TYPE=yes|no|ask|later,... (types: code_bug_fix, risk_parameter, "
+             "strategy, model, architecture; * for all), or all / none. A flag approves only changes that need a "
+             "user's approval alone; those needing a backtest, an A/B test or a design review become tracked tasks. "
+             "With --resume, none rejects. Without it a terminal is asked; no terminal = pending.")] = None,
+    operator: Annotated[str | None, typer.Option(
+        "--operator", metavar="NAME", help="Who answers the approvals (recorded with each; default: the OS user).")] = None,
+    note: Annotated[str, typer.Option("--note", metavar="WHY", help="Why: recorded with the answers --approve gives.")] = "",
     resume: Annotated[str | None, typer.Option("--resume", metavar="RUN_ID",
-                                               help="Continue a review stopped at its approval step.")] = None,
+                                               help="Continue a stored review (stopped at its approvals or by an "
+                                                    "error).")] = None,
     resolve_api: Annotated[str | None, typer.Option(
         "--resolve-api", help="Polymarket gamma host for markets no log or candle resolves (network; off by "
                               "default), e.g. https://gamma-api.polymarket.com")] = None,
     json_out: Json = False,
 ) -> None:
     """Review an incident bundle with the seven teams and write the final report."""
+    from graphs.review_approvals import parse_policy
     from tools.logs.bundle import BundleError, load_bundle
 
+    try:
+        parse_policy(approve)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    who = operator_name(operator)
     if resume is None:
         if bundle is None:
             raise UserError("give a bundle folder (or --resume RUN_ID)")
@@ -170,30 +168,46 @@ def review(
             load_bundle(bundle)          # fail fast, before the heavy imports, with one clear line
         except BundleError as exc:
             raise UserError(str(exc)) from None
-    from graphs.review_runner import ReviewSetupError, RunNotFound, resume_review, run_review
+        check_out_dir(out)
+        if llm is not LLMChoice.offline:     # one cheap call before seven teams wait on a model that cannot answer
+            from trading.settings import load_settings
 
-    decide = ask_terminal if (approve is None and can_prompt() and not json_out) else None
-    try:
-        if resume:
-            if bundle is not None:
-                raise UserError("--resume continues a stored run; do not pass a bundle with it")
-            with Progress(resume, rich=False if json_out else None) as prog:
-                res = resume_review(resume, data_dir=data_dir, approve=approve.value if approve else None,
-                                    decide=decide, progress=prog)
-        else:
-            assert bundle is not None and out is not None
-            with Progress(bundle.name, rich=False if json_out else None) as prog:
-                res = run_review(bundle, out, data_dir=data_dir, llm=llm.value,
-                                 approve=approve.value if approve else None, decide=decide, progress=prog,
-                                 api=resolve_api)
-    except (BundleError, ReviewSetupError) as exc:
-        raise UserError(str(exc)) from None
-    except RunNotFound as exc:
-        raise UserError(f"no stored review run {exc.args[0]!r} under {data_dir} (see {data_dir}/review)") from None
-    except (OSError, ValueError, RuntimeError) as exc:
-        logging.getLogger(__name__).exception("review failed")
-        raise ReviewFailed(f"review failed: {type(exc).__name__}: {exc} (resumable: warden review --resume RUN_ID "
-                           f"after fixing the cause; runs are under {data_dir}/review)") from None
+            check_model(load_settings(data_dir=data_dir), llm)
+    elif bundle is not None:
+        raise UserError("--resume continues a stored run; do not pass a bundle with it")
+    from graphs.review_runner import (
+        ReviewIncomplete,
+        ReviewSetupError,
+        RunNotFound,
+        new_run_id,
+        resume_review,
+        run_review,
+    )
+    from warden.progress import FileProgress
+
+    run_id = resume or new_run_id()
+    interactive = approve is None and can_prompt() and not json_out
+    with diagnostics_to_file(data_dir), \
+            ReviewProgress(resume or (bundle.name if bundle else run_id), rich=False if json_out else None,
+                           lazy=resume is not None) as prog:
+        decide = (lambda pending: ask_terminal(pending, who, prog)) if interactive else None
+        try:
+            if resume:
+                res = resume_review(resume, data_dir=data_dir, approve=approve, decide=decide, progress=prog,
+                                    operator=who, why=note)
+            else:
+                assert bundle is not None and out is not None
+                logs = list(load_bundle(bundle).logs.values())
+                with FileProgress(logs, f"review {bundle.name}"):
+                    res = run_review(bundle, out, data_dir=data_dir, llm=llm.value, approve=approve, decide=decide,
+                                     progress=prog, api=resolve_api, run_id=run_id, operator=who, why=note)
+        except (BundleError, ReviewSetupError) as exc:
+            raise UserError(str(exc)) from None
+        except RunNotFound as exc:
+            raise UserError(f"--resume {exc.args[0]}: no stored review run of that id under {data_dir}/review "
+                            f"(check the id, or --data-dir)") from None
+        except (OSError, ValueError, RuntimeError, ReviewIncomplete) as exc:
+            raise failure(exc, run_id, data_dir) from exc
     if json_out:
         print(json.dumps(summary_doc(res), indent=2, default=str))
     else:

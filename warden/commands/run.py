@@ -1,8 +1,9 @@
 """``warden run``: the guarded trading loop over a candle file (paper replay) or a live broker.
 
-Failure contract: bad input (candle file, signal source, advisor spec, symbol, broker setup) is a
-``UserError`` (one line, exit 2); a session that hit a system halt (journal, reconcile, unknown fills)
-prints its summary and exits 3.
+Failure contract: bad input (candle file, signal source, advisor spec, symbol, broker setup) and a
+data dir in use by another writer are a ``UserError`` (one line, exit 2); a session that hit a system
+halt (a write that failed, reconcile, unknown fills) prints its summary and exits 3 with one line; a
+Ctrl-C prints the summary marked interrupted and exits 130.
 """
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from warden.errors import UserError
-from warden.options import DEFAULT_DATA_DIR, LLM, DataDir, Json, LLMChoice
+from warden.options import DEFAULT_DATA_DIR, LLM, DataDir, Json, LLMChoice, finite_positive, zone_name
+from warden.preflight import check_model
 
 
 class BrokerChoice(StrEnum):
@@ -55,7 +58,7 @@ def _load_advisor(spec: str, llm: LLMChoice, settings: Any) -> Any:
 
         try:
             obj = obj(reasoner=get_reasoner(llm.value, settings))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a plug-in's factory: any failure is a one-line user error
             raise UserError(f"--advisor {spec}: cannot build it with --llm {llm.value}: {exc}") from None
     elif isinstance(obj, type):
         obj = obj()
@@ -70,7 +73,8 @@ def run(
     broker: Annotated[BrokerChoice, typer.Option("--broker", help="paper (replay), ib or polymarket.")] =
     BrokerChoice.paper,
     symbol: Annotated[str, typer.Option("--symbol", help="Instrument traded (ES, MES, NQ, ESZ5, ...).")] = "ES",
-    qty: Annotated[float, typer.Option("--qty", min=0.0001, help="Contracts / shares per entry.")] = 1.0,
+    qty: Annotated[float, typer.Option("--qty", min=0.0001, callback=finite_positive,
+                                       help="Contracts / shares per entry.")] = 1.0,
     signals: Annotated[str, typer.Option(
         "--signals", help="Signal source: breakout (built-in), module:callable, or a 'warden.signals' "
                           "entry point.")] = "breakout",
@@ -79,9 +83,14 @@ def run(
                           "(built-in, deterministic), module:callable or a 'warden.advisors' entry point.")] = "graph",
     candle_symbol: Annotated[str | None, typer.Option(
         "--candle-symbol", help="Rows to use when the file holds several instruments (symbol/pair column).")] = None,
-    tz: Annotated[str, typer.Option("--tz", help="Zone of naive candle timestamps.")] = "UTC",
+    tz: Annotated[str, typer.Option("--tz", callback=zone_name, help="Zone of naive candle timestamps.")] = "UTC",
     flatten: Annotated[bool, typer.Option("--flatten/--no-flatten",
                                           help="Paper: close any open trade at the last close.")] = True,
+    fresh_account: Annotated[bool, typer.Option(
+        "--fresh-account", help="Paper: start a new paper account in the data dir instead of resuming the "
+                                "existing one (the old account and its journal rows are kept).")] = False,
+    bar_delay: Annotated[float, typer.Option(
+        "--bar-delay", min=0.0, help="Seconds to wait after each bar (pacing for demos and tests).")] = 0.0,
     follow: Annotated[bool | None, typer.Option(
         "--follow/--no-follow", help="Keep reading new rows as the file grows (default for ib/polymarket).")] = None,
     poll: Annotated[float, typer.Option("--poll", min=0.05, help="Seconds between reads when following.")] = 5.0,
@@ -93,17 +102,58 @@ def run(
     """Run the guarded trading loop: candles -> signals -> advice -> guards -> broker -> journal -> outcomes.
 
     With --broker paper the candles are replayed as fast as the machine goes and fills come from them;
-    the session ends with a summary (trades, win rate, PnL, max drawdown, blocked orders by reason).
+    the paper account lives in the data dir and a second run resumes it (bars it already processed only
+    warm up the history). One run per data dir at a time. The session ends with a summary (trades, win
+    rate, PnL, max drawdown, blocked orders by reason). Exit 0, 2 (bad input, data dir in use), 3 (a
+    system halt: a write failed, reconcile mismatch) or 130 (interrupted).
     """
     import logging
 
+    from trading.records.data_dir_lock import DataDirLockError, data_dir_lock
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not candles.is_file():
+        raise UserError(f"--candles {candles}: no such file")
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(data_dir_lock(data_dir, "warden run " + " ".join(sys.argv[2:])[:200]))
+        except DataDirLockError as exc:
+            raise UserError(str(exc)) from None
+        try:
+            summary, failed = _run_locked(
+                candles=candles, broker=broker, symbol=symbol, qty=qty, signals=signals, advisor=advisor,
+                candle_symbol=candle_symbol, tz=tz, flatten=flatten, fresh_account=fresh_account,
+                bar_delay=bar_delay, follow=follow, poll=poll, quiet=quiet, data_dir=data_dir, llm=llm,
+                json_out=json_out)
+        except KeyboardInterrupt:
+            print("interrupted before the session started; nothing was traded", file=sys.stderr)
+            raise typer.Exit(130) from None
+    if json_out:
+        print(json.dumps(summary.model_dump(mode="json"), indent=2))
+    else:
+        _print_summary(summary)
+    if summary.interrupted:
+        print("interrupted (Ctrl-C): the session stopped early; the summary above covers the bars processed",
+              file=sys.stderr)
+        raise typer.Exit(130)
+    if failed:
+        print("error: the session hit a system halt (a write failed, reconcile or unknown fills); see the "
+              "summary and `warden risk status`", file=sys.stderr)
+        raise typer.Exit(3)
+
+
+def _run_locked(*, candles: Path, broker: BrokerChoice, symbol: str, qty: float, signals: str, advisor: str,
+                candle_symbol: str | None, tz: str, flatten: bool, fresh_account: bool, bar_delay: float,
+                follow: bool | None, poll: float, quiet: bool, data_dir: Path, llm: LLMChoice,
+                json_out: bool) -> tuple[Any, bool]:
+    """The run, with the data dir's writer lock held: (summary, hit a system halt)."""
+    from trading.brokers.base import BrokerUnavailable
     from trading.execution.wiring import BrokerSetupError, make_broker, open_session
     from trading.market.candles import CandleFormatError, read_candles
     from trading.market.signals import SignalLoadError, load_signal_source
     from trading.records.journal import JournalError
     from trading.settings import load_settings
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     settings = load_settings(data_dir=data_dir)
     try:
         series = read_candles(candles, symbol=candle_symbol, tz=tz)
@@ -114,28 +164,30 @@ def run(
     except SignalLoadError as exc:
         raise UserError(str(exc)) from None
     adv = _load_advisor(advisor, llm, settings)
+    check_model(settings, llm)          # one cheap call: a model that cannot answer stops here, exit 2
     if broker is not BrokerChoice.polymarket:      # a Polymarket run names the asset; the adapter picks the share
         try:
             from trading.domain.contracts import spec_for
 
             spec_for(symbol)
         except ValueError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(f"--symbol {symbol}: {exc}") from None
     err = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     try:
-        brk = make_broker(broker.value, settings)
+        brk = make_broker(broker.value, settings, fresh_account=fresh_account)
         if broker is not BrokerChoice.paper:
             brk.connect()
         session, problems = open_session(settings, brk, symbol=symbol, data_dir=data_dir, signals=source,
                                          advisor=adv, qty=qty, replay=broker is BrokerChoice.paper,
                                          candle_asset=Path(candles).name.split("-")[0].split("_")[0],
-                                         progress=err)
+                                         progress=err, fresh_account=fresh_account)
     except (BrokerSetupError, JournalError) as exc:
         raise UserError(str(exc)) from None
-    except Exception as exc:  # a live broker that refuses the connection
+    except (BrokerUnavailable, OSError, ValueError) as exc:  # a live broker that refuses the connection
         raise UserError(f"cannot start the {broker.value} broker: {type(exc).__name__}: {exc}") from None
-    for p in problems:
-        print(f"error: {p}", file=sys.stderr, flush=True)
+    session.bar_delay_s = bar_delay
+    for p in problems:      # already logged as one ERROR line by the wiring; later write failures are counted
+        session.executor.storage_error = session.executor.storage_error or p
     if series.dropped:
         err(f"candles: dropped rows {series.dropped}")
     runner, display = None, None
@@ -158,54 +210,66 @@ def run(
             else:
                 summary = session.run(series.bars, flatten_at_end=flatten and broker is BrokerChoice.paper)
     except KeyboardInterrupt:
-        summary = session.summary()
+        session.interrupted = True
+        summary = session.finish()
     finally:
         if runner is not None:
-            runner.close()        # records trades closed after the last cycle, closes the checkpointer
+            try:
+                runner.close()    # records trades closed after the last cycle, closes the checkpointer
+            except OSError as exc:    # the checkpointer or the memory could not be written: a storage halt
+                session.executor.storage_failed("checkpointer", None, exc)
         if broker is not BrokerChoice.paper:
             try:
                 brk.disconnect()
-            except Exception:  # already gone; nothing left to protect
+            except (BrokerUnavailable, OSError):  # already gone; nothing left to protect
                 pass
+    if runner is not None and session.executor.storage_error and not summary.storage_error:
+        summary = session.summary()
     ex = session.executor
-    failed = bool(problems) or any(ex.stats[k] > 0 for k in
-                                   ("journal_failures", "reconcile_mismatches", "unknown_fills"))
-    if json_out:
-        print(json.dumps(summary.model_dump(mode="json"), indent=2))
-    else:
-        _print_summary(summary)
-    if failed:
-        print("error: the session hit a system halt (journal or reconcile); see the summary and "
-              "`warden risk status`", file=sys.stderr)
-        raise typer.Exit(3)
+    failed = bool(problems) or bool(ex.storage_error) or any(
+        ex.stats[k] > 0 for k in ("journal_failures", "storage_failures", "reconcile_mismatches", "unknown_fills"))
+    return summary, failed
+
+
+def _money(v: float | None) -> str:
+    return f"{v:,.2f}" if v is not None else "?"
 
 
 def _print_summary(s: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"session summary: {s.broker} {s.symbol}", show_header=False)
+    title = f"session summary: {s.broker} {s.symbol}" + (" (INTERRUPTED)" if s.interrupted else "")
+    t = Table(title=title, show_header=False)
     wr = f"{s.win_rate_pct:.1f}%" if s.win_rate_pct is not None else "n/a (no closed trades)"
+    bars = f"{s.bars}" + (f" (+{s.bars_skipped} already processed by the resumed account)" if s.bars_skipped else "")
     rows = [
-        ("bars", f"{s.bars}"), ("signals", f"{s.signals}"),
+        ("bars", bars), ("signals", f"{s.signals}"),
         ("entries sent / exits sent", f"{s.entries_sent} / {s.exits_sent}"),
         ("trades closed", f"{s.trades} ({s.wins} won, {s.losses} lost)"), ("win rate", wr),
         ("PnL (net, from fills)", f"{s.pnl_usd:,.2f} USD (fees {s.fees_usd:,.2f})"),
-        ("equity start -> end", f"{s.start_equity if s.start_equity is not None else '?':,} -> "
-                                f"{s.end_equity if s.end_equity is not None else '?':,}"),
+        ("equity start -> end", f"{_money(s.start_equity)} -> {_money(s.end_equity)}"),
         ("max drawdown", f"{s.max_drawdown_usd:,.2f} USD ({s.max_drawdown_pct:.2f}%)"),
         ("blocked orders", f"{s.blocked_orders}"),
     ]
     for code, n in s.blocked_by_reason.items():
         rows.append((f"  blocked by {code}", f"{n}"))
+    if s.blocked_also:
+        rows.append(("  also flagged", ", ".join(f"{k}={v}" for k, v in s.blocked_also.items())))
     rows += [("open position", f"{s.open_position}"), ("open trades", f"{s.open_trades}"),
              ("outcome files written", f"{s.outcome_files}"), ("halts active", ", ".join(s.halts) or "none"),
              ("errors", ", ".join(f"{k}={v}" for k, v in s.errors.items()) or "none"),
              ("reconcile", s.reconcile), ("speed", f"{s.bars_per_s} bars/s ({s.elapsed_s} s)")]
+    if s.artefacts_repaired:
+        rows.append(("outcome files repaired", f"{s.artefacts_repaired}"))
+    if s.storage_error:
+        rows.append(("write failure", s.storage_error))
+    if s.interrupted:
+        rows.append(("status", "interrupted (Ctrl-C)"))
     for k, v in s.paths.items():
         rows.append((k, v))
     for k, v in rows:
-        t.add_row(k, v)
+        t.add_row(k, escape(str(v)))
     Console().print(t)
 
 

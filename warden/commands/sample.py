@@ -4,6 +4,7 @@ Failure contract: a bad --out / --mb is a ``UserError`` (exit 2); nothing partia
 """
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -28,9 +29,9 @@ def sample_log(
     from tools.samples.logs import write_momentum_log, write_mytrader_log
 
     if out.exists() and out.is_dir():
-        raise UserError(f"{out} is a directory")
-    if mb is not None and mb <= 0:
-        raise UserError("--mb must be positive")
+        raise UserError(f"--out {out} is a directory; give a file name")
+    if mb is not None and not (math.isfinite(mb) and mb > 0):
+        raise UserError(f"--mb must be a positive, finite number of megabytes (got {mb})")
     try:
         if fmt is SampleFormat.mytrader:
             write_mytrader_log(out, target_bytes=int(mb * 1_000_000) if mb else None, seed=seed)
@@ -39,7 +40,7 @@ def sample_log(
                 raise UserError("--mb applies to the mytrader format only")
             write_momentum_log(out, seed=seed)
     except OSError as exc:
-        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot write --out {out}: {exc.strerror or exc}") from None
     print(f"wrote {out} ({out.stat().st_size:,} bytes, format {fmt.value})")
 
 

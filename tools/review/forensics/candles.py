@@ -29,10 +29,10 @@ def load_candles(bundle: Bundle, fx: Forensics) -> None:
             log.error("candles %s unreadable: %s", path, exc)
             continue
         t = np.array([int(b.ts.timestamp()) for b in cs.bars], dtype=np.int64)
-        arr = np.array([(b.open, b.high, b.low, b.close) for b in cs.bars], dtype=float).reshape(-1, 4)
+        arr = np.array([(b.open, b.high, b.low, b.close, b.volume) for b in cs.bars], dtype=float).reshape(-1, 5)
         interval = int(cs.interval.total_seconds()) if cs.interval else 60
         fx.candles[asset] = Series(asset, t, arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], interval, str(path),
-                                    dict(cs.dropped))
+                                    dict(cs.dropped), arr[:, 4])
 
 
 def candle_winner(c: Series, start: datetime, end: datetime) -> tuple[str, float, float] | None:

@@ -30,6 +30,9 @@ def analyze(fx: Forensics, grace_s: float = 900.0) -> dict[str, Any]:
     conflicts = [(t.trade_id, c) for t in pos for c in t.conflicts]
     m["source_conflicts"] = len(conflicts)
     out["conflicts"] = conflicts
+    # the resolver's own failures (outside the bot's log) and the trades they name
+    rec_errs = [r for r in out["errors"] if r["source"] != "bot.log" and r["trades_hit"]]
+    hit = {tid for r in rec_errs for tid in r["trade_ids"]}
     if fx.kind == "polymarket" and fx.bundle.journal is not None and fx.journal_error is None and end is not None:
         due = [t for t in pos if (t.window_end or t.entry_time) and
                (t.window_end or t.entry_time) + timedelta(seconds=grace_s) <= end]  # type: ignore[operator]
@@ -37,8 +40,6 @@ def analyze(fx: Forensics, grace_s: float = 900.0) -> dict[str, Any]:
         m["outcomes_due"] = len(due)
         m["outcomes_missing"] = len(missing)
         if missing:
-            rec_errs = [r for r in out["errors"] if r["source"] != "bot.log" and r["trades_hit"]]
-            hit = {tid for r in rec_errs for tid in r["trade_ids"]}
             never = [t for t in missing if t.trade_id not in hit]
             parts = [f"{len(due) - len(missing)} of {len(due)} trades past their resolution time have a recorded "
                      "outcome"]
@@ -72,6 +73,17 @@ def analyze(fx: Forensics, grace_s: float = 900.0) -> dict[str, Any]:
                 + [f"trade_journal.db:trades.id={t.trade_id}" for t in not_logged][:3]))
     elif fx.kind == "polymarket" and fx.bundle.journal is None:
         m["outcomes_missing"] = None
+        # no journal to count from: the resolver's own failures on named trades still show it
+        failed = [t for t in pos if t.trade_id in hit and not t.recorded]
+        m["outcome_writes_failed_trades"] = len(failed)
+        if failed:
+            top = rec_errs[0]
+            out["detections"].append(RootCause(
+                code=C.OUTCOME_RECORDING_FAILED, teams=["forensics"],
+                summary=(f"No journal in the bundle; the resolver failed {top['count']} times with "
+                         f"'{top['signature']}' from {fx.fmt(top['first'])} to {fx.fmt(top['last'])}, and "
+                         f"{len(failed)} of {len(pos)} trades it tried have no recorded outcome anywhere in the bundle."),
+                evidence=top["refs"][:3]))
     # outcome timeline rows (for outcomes.csv / timeline.csv)
     out["outcomes"] = [t.as_outcome_row() for t in fx.trades]
     return out

@@ -14,10 +14,13 @@ from typing import Any
 from tools.logs.bundle import Bundle, read_events, read_state
 from tools.review.forensics.candles import load_candles
 from tools.review.forensics.es_trades import build_es_trades
+from tools.review.forensics.fills_trades import build_fills_trades, build_log_fills_trades
 from tools.review.forensics.log_pass import FULL_PARSE_MAX_BYTES, UNKNOWN_PARSE_MAX_BYTES, LogPass
 from tools.review.forensics.models import Forensics
 from tools.review.forensics.polymarket_trades import ApiResolver, build_poly_trades
 from tools.review.report import NotRun
+
+UNDERSTOOD_MIN = 0.8     # below this share of understood records a log gets a prominent warning
 
 
 def run_forensics(bundle: Bundle, api_resolver: ApiResolver | None = None) -> Forensics:
@@ -36,6 +39,13 @@ def run_forensics(bundle: Bundle, api_resolver: ApiResolver | None = None) -> Fo
         p = LogPass(fx, bundle.logs[name], fmt)
         p.run()
         intents.update(p.intents)
+        summary = p.digest.stats.get("summary") or {}
+        if summary and summary.get("understood_share", 1.0) < UNDERSTOOD_MIN:
+            # prominent: a log the review mostly did not understand must never read as a clean bill of health
+            fx.could_not_run.append(NotRun(
+                analysis=f"the {summary['unknown'] + summary['unreadable']} of {summary['lines_read']} lines of {name} "
+                         f"not understood ({summary['understood_share']:.0%} understood as {fmt})",
+                lacking="rules for them: --format or a rule file (docs/bring-your-own-bot.md)"))
         if not p.full and fmt == "mytrader":
             fx.could_not_run.append(NotRun(analysis=f"heartbeat gaps and price marks from quotes in {name}",
                                            lacking=f"parsed noise lines (log over {FULL_PARSE_MAX_BYTES >> 20} MB: "
@@ -52,12 +62,18 @@ def run_forensics(bundle: Bundle, api_resolver: ApiResolver | None = None) -> Fo
     load_candles(bundle, fx)
     for asset, err in fx.candle_errors.items():
         fx.could_not_run.append(NotRun(analysis=f"candles for {asset}", lacking=f"readable candles ({err})"))
-    if fx.kind == "es":
+    others = {n: (bundle.logs[n], f) for n, f in bundle.log_formats.items() if f not in ("unknown", "mytrader",
+                                                                                       "momentum")}
+    if bundle.fills is not None and not bundle.logs:
+        build_fills_trades(fx)              # a fills file alone: one trade row per position
+    elif fx.kind not in ("es", "polymarket") and others:
+        build_log_fills_trades(fx, others)  # freqtrade, Hummingbot, IB, a user's format: fills as positions
+    elif fx.kind == "es":
         build_es_trades(fx)
     else:
         build_poly_trades(fx, intents, api_resolver)
     fx.timeline.sort(key=lambda r: (r["time"] or datetime.min.replace(tzinfo=UTC)))
-    fx.counts = {"log_records": {n: d.records for n, d in fx.logs.items()},
+    fx.counts = {**fx.counts, "log_records": {n: d.records for n, d in fx.logs.items()},
                  "timeline_rows": len(fx.timeline), "timeline_dropped": fx.timeline_dropped,
                  "error_signatures": len(fx.errors), "signals": int(len(fx.sig_ts))}
     return fx

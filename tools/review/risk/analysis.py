@@ -12,13 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from tools.review.forensics import Forensics
+from tools.review.markdown import currency, money, plural
 from tools.review.report import RootCause
 from tools.review.report import RootCauseCode as C
 from tools.review.risk.equity import bot_drawdown_limit, equity_curve, starting_equity
 from tools.review.risk.es_guard_replay import replay_es_intents, unprotected_exposure
 from tools.review.risk.exposure import concentration, sizing
 from tools.review.risk.halt_replay import replay_halts
-from tools.review.risk.losses import hidden_losses, streaks
+from tools.review.risk.losses import flat_bot_view, hidden_losses, streaks
 from tools.review.risk.peak_resets import peak_resets
 from trading.settings import GuardConfig
 
@@ -30,6 +31,7 @@ def analyze(fx: Forensics, cfg: GuardConfig) -> dict[str, Any]:
     curve = equity_curve(fx, start)
     out: dict[str, Any] = {"start_equity": start, "start_ref": start_ref, "curve": curve, "limit_pct": gcfg.max_drawdown_pct,
                            "detections": [], "not_run": []}
+    ccy = currency(fx.kind)
     m: dict[str, Any] = {"drawdown_limit_pct": gcfg.max_drawdown_pct, "starting_balance": start}
     if curve:
         peak_pt = max(curve, key=lambda p: p["equity"])
@@ -74,9 +76,10 @@ def analyze(fx: Forensics, cfg: GuardConfig) -> dict[str, Any]:
             out["detections"].append(RootCause(
                 code=C.DRAWDOWN_HALT_MISSED, teams=["risk"],
                 summary=(f"The true equity fell {truth['halt'].get('drawdown_pct')}% below its never-reset peak "
-                         f"{truth['halt'].get('peak')} at {fx.fmt(halt_at)}, past the {gcfg.max_drawdown_pct}% "
-                         f"limit, yet the bot placed {len(after)} more trades (cost {m['cost_after_halt']}, "
-                         f"PnL {m['pnl_after_halt']}); its own drawdown check said OK {ok_after} times after that."),
+                         f"{money(truth['halt'].get('peak'), ccy)} at {fx.fmt(halt_at)}, past the "
+                         f"{gcfg.max_drawdown_pct}% limit, yet the bot placed {plural(len(after), 'more trade')} (cost "
+                         f"{money(m['cost_after_halt'], ccy)}, PnL {money(m['pnl_after_halt'], ccy)}); its own drawdown "
+                         f"check said OK {plural(ok_after, 'time')} after that."),
                 evidence=[t.log_ref or f"trade {t.trade_id}" for t in after[:3]]
                 + [c[4] for c in fx.dd_checks if c[0] > halt_at and c[3] == "OK"][:2]))
     true_peak = m.get("true_peak_balance")
@@ -93,18 +96,31 @@ def analyze(fx: Forensics, cfg: GuardConfig) -> dict[str, Any]:
                        f"{gcfg.max_drawdown_pct}% limit measured from a moving floor, not from the true peak."),
             evidence=[x for r in resets for x in r.get("refs", [r["ref"]])][:8]))
     hid = hidden_losses(fx, start, gcfg.outcome_grace_s)
-    out["hidden"] = hid
+    flat = flat_bot_view(fx, curve, start, gcfg.outcome_grace_s, gcfg.max_drawdown_pct)
+    out["hidden"], out["flat_view"] = hid, flat
     m["hidden_loss_readings"] = hid.get("hidden_count", 0)
     m["hidden_loss_max_usd"] = hid.get("max_excess")
+    m["flat_bot_view_readings"] = len(flat["flat"])
+    why: list[str] = []
+    refs: list[str] = []
     if hid["hidden"]:
         h0 = max(hid["hidden"], key=lambda h: h["excess"])
+        why.append(f"{hid['hidden_count']} of the bot's {hid['checked']} balance readings exceed any equity its resolved "
+                   f"trades allow, by up to {money(h0['excess'], ccy)} (logged {money(h0['logged'], ccy)} vs at most "
+                   f"{money(h0['true_max'], ccy)} at {fx.fmt(h0['ts'])})")
+        refs += [h["ref"] for h in hid["hidden"]][:4]
+    if flat["flat"]:
+        f0 = max(flat["flat"], key=lambda h: h["gap"])
+        what = ("drawdown readings stayed flat while the true drawdown deepened" if flat["kind"] == "drawdown"
+                else "equity readings stayed flat while the true equity fell")
+        why.append(f"{len(flat['flat'])} of {flat['checked']} of the bot's own {what} (bot {f0['bot']} vs true "
+                   f"{f0['true']} {f0['unit']} at {fx.fmt(f0['ts'])})")
+        refs += [h["ref"] for h in flat["flat"]][:4]
+    if why:
         out["detections"].append(RootCause(
             code=C.UNREALIZED_LOSSES_HIDDEN, teams=["risk"],
-            summary=(f"{hid['hidden_count']} of the bot's {hid['checked']} balance readings exceed any equity its resolved "
-                     "trades allow, "
-                     f"by up to {h0['excess']} (logged {h0['logged']} vs at most {h0['true_max']} at "
-                     f"{fx.fmt(h0['ts'])}): positions were carried at cost after they had lost."),
-            evidence=[h["ref"] for h in hid["hidden"]][:4]))
+            summary="; ".join(why) + ": positions were carried at cost after they had lost.",
+            evidence=list(dict.fromkeys(refs))[:6]))
     st = streaks(fx, gcfg.outcome_grace_s)
     out["streaks"] = st
     m["max_loss_streak"] = st["max_streak"]

@@ -87,3 +87,59 @@ def streaks(fx: Forensics, grace_s: float) -> dict[str, Any]:
                                           "state": int(fx.state["consecutive_losses"]), "true": true})
     return out
 
+
+
+def flat_bot_view(fx: Forensics, curve: list[dict[str, Any]], start: float | None, grace_s: float,
+                  limit_pct: float | None) -> dict[str, Any]:
+    """The bot's own drawdown or equity figure staying flat while the true one falls.
+
+    Two ways the logs show it: the drawdown the bot reported (its drawdown checks, or the drawdown on
+    its balance lines) sits ``gap`` points below the true never-reset drawdown of ``grace_s`` earlier;
+    or, with no starting balance, the bot's equity readings barely move while the true PnL since its
+    first reading fell. Only readings after at least one losing trade had resolved count.
+    """
+    from tools.review.risk.equity import equity_at
+
+    out: dict[str, Any] = {"checked": 0, "flat": [], "kind": None}
+    if not curve:
+        return out
+    losses = sorted(w for t in fx.positions if (t.pnl or 0.0) < 0 and (w := resolve_time(t)) is not None)
+    grace = timedelta(seconds=grace_s)
+    gap = max(5.0, 0.25 * (limit_pct or 0.0))
+
+    def true_dd(ts: datetime) -> float | None:
+        pts = [p for p in curve if p["ts"] is not None and p["ts"] <= ts - grace]
+        return pts[-1]["drawdown_pct"] if pts else None
+
+    reads = [(c[0], c[1], c[4]) for c in fx.dd_checks if c[1] is not None]
+    reads += [(b[0], b[3], b[4]) for b in fx.balances if b[3] is not None]
+    if start is not None and reads:
+        for ts, bot, ref in sorted(reads, key=lambda r: r[0]):
+            td = true_dd(ts)
+            if td is None or not losses or losses[0] > ts - grace:
+                continue
+            out["checked"] += 1
+            if td - float(bot) >= gap:
+                out["flat"].append({"ts": ts, "ref": ref, "bot": round(float(bot), 2), "true": round(float(td), 2),
+                                    "gap": round(td - float(bot), 2), "unit": "% drawdown"})
+        out["kind"] = "drawdown"
+        return out
+    bal = sorted((b[0], float(b[1]), b[4]) for b in fx.balances if b[1] is not None)
+    if len(bal) < 2:
+        return out
+    t0, v0, _ = bal[0]
+    e0 = equity_at(curve, t0) or 0.0
+    scale = max(abs(v0), 1.0)
+    for ts, v, ref in bal[1:]:
+        if not losses or losses[0] > ts - grace:
+            continue
+        e = equity_at(curve, ts - grace)
+        if e is None:
+            continue
+        out["checked"] += 1
+        true_change, bot_change = e - e0, v - v0
+        if true_change < -max(0.05 * scale, 1.0) and bot_change > true_change / 2:
+            out["flat"].append({"ts": ts, "ref": ref, "bot": round(bot_change, 2), "true": round(true_change, 2),
+                                "gap": round(bot_change - true_change, 2), "unit": "USD change since the first reading"})
+    out["kind"] = "equity"
+    return out

@@ -1,0 +1,127 @@
+"""The paper book's mechanics: creating orders, executing a fill against the account, OCA and cancels.
+
+A mixin of ``PaperBroker`` (``trading.brokers.paper``), which owns the lock, the persistence and the
+callbacks; here the account arithmetic: position, average price, realized PnL, fees, exec ids, the
+parent's children armed by its fill, OCA siblings cancelled or shrunk. Called with the broker's lock held.
+Failure contract: no I/O and no raising for a well-formed book; ``spec_for`` raises ValueError for an
+unknown instrument (refused when the order was placed, so not here in practice).
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from trading.brokers.paper_account import PaperAccount, Working
+from trading.domain.contracts import spec_for
+from trading.domain.models import Fill, Order, OrderStatus, OrderType, Side
+
+EPS = 1e-9
+FINAL = (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
+
+
+class PaperBook:
+    """Order-book arithmetic over ``self.acct`` (the account) and ``self._live`` (working orders)."""
+
+    acct: PaperAccount
+    _live: dict[str, Working]
+    commission: float
+
+    @property
+    def now(self) -> datetime:
+        return self.acct.now
+
+    def _open_pnl(self) -> float:
+        total = 0.0
+        for sym, (q, avg) in self.acct.positions.items():
+            if abs(q) > EPS and sym in self.acct.marks:
+                total += (self.acct.marks[sym] - avg) * q * spec_for(sym).multiplier
+        return total
+
+    def _new_order(self, cycle: str, symbol: str, side: Side, qty: float, otype: OrderType, role: str,
+                   limit: float | None = None, stop: float | None = None, parent: str | None = None,
+                   oca: str | None = None, reduce_only: bool = False, active: bool = True) -> Order:
+        oid, seq = self.acct.order_id()
+        o = Order(order_id=oid, trade_cycle_id=cycle, symbol=symbol, side=side, qty=qty, order_type=otype,
+                  limit_price=limit, stop_price=stop, parent_id=parent, oca_group=oca, reduce_only=reduce_only,
+                  status=OrderStatus.SUBMITTED, created_at=self.now)
+        self.acct.orders[oid] = self._live[oid] = Working(o, role, seq, self.acct.bars[symbol] + 1, active)
+        return o
+
+    def _cancel(self, w: Working, reason: str, events: list) -> None:
+        if w.order.status in FINAL:
+            return
+        w.order.status = OrderStatus.CANCELLED
+        w.order.reason = reason
+        self._live.pop(w.order.order_id, None)
+        events.append(("status", w.order.model_copy()))
+
+    def _fill(self, w: Working, price: float, ts: datetime, budget: list[float], fractional: bool,
+              events: list) -> Fill | None:
+        o = w.order
+        pos = self.acct.positions[o.symbol]
+        qty = o.qty - o.filled_qty
+        if o.reduce_only:
+            reducible = abs(pos[0]) if pos[0] * o.side.sign < 0 else 0.0
+            if reducible <= EPS:
+                self._cancel(w, "reduce-only: no position to reduce", events)
+                self._cancel_siblings(w, "OCA: position already closed", events)
+                return None
+            qty = min(qty, reducible)
+        if budget[0] < math.inf:
+            avail = budget[0] if fractional else math.floor(budget[0] + EPS)
+            qty = min(qty, avail)
+        if qty <= EPS:
+            return None
+        budget[0] -= qty
+        mult = spec_for(o.symbol).multiplier
+        q0, avg = pos
+        signed = o.side.sign * qty
+        if q0 == 0 or q0 * signed > 0:
+            pos[1] = (avg * abs(q0) + price * qty) / (abs(q0) + qty)
+            pos[0] = q0 + signed
+        else:
+            closing = min(abs(q0), qty)
+            self.acct.realized += (price - avg) * closing * mult * (1 if q0 > 0 else -1)
+            pos[0] = q0 + signed
+            if abs(pos[0]) <= EPS:
+                pos[0], pos[1] = 0.0, 0.0
+            elif pos[0] * q0 < 0:       # crossed zero (only a plain order can): the rest opens at this price
+                pos[1] = price
+        fee = self.commission * qty
+        self.acct.fees += fee
+        f = Fill(exec_id=self.acct.exec_id(), order_id=o.order_id, symbol=o.symbol, side=o.side, qty=qty,
+                 price=price, ts=ts, commission=round(fee, 6), trade_cycle_id=o.trade_cycle_id)
+        self.acct.fills.append(f)
+        prev_filled = o.filled_qty
+        o.avg_fill_price = ((o.avg_fill_price or 0.0) * prev_filled + price * qty) / (prev_filled + qty)
+        o.filled_qty = prev_filled + qty
+        o.status = OrderStatus.FILLED if o.filled_qty >= o.qty - EPS else OrderStatus.PARTIAL
+        if o.status is OrderStatus.FILLED:
+            self._live.pop(o.order_id, None)
+        events.append(("fill", f.model_copy()))
+        events.append(("status", o.model_copy()))
+        if w.role == "entry":
+            for child in self._live.values():
+                if child.order.parent_id == o.order_id:
+                    if not child.active:
+                        child.active, child.armed_at, child.armed_price = True, ts, price
+                    child.order.qty = o.filled_qty
+        if o.oca_group:
+            if o.status is OrderStatus.FILLED:
+                self._cancel_siblings(w, "OCA group filled", events)
+            else:
+                for s in self._siblings(w):
+                    left = s.order.qty - qty
+                    if left <= EPS:
+                        self._cancel(s, "OCA group filled", events)
+                    else:
+                        s.order.qty = left
+        return f
+
+    def _siblings(self, w: Working) -> list[Working]:
+        return [s for s in self._live.values() if s is not w and s.order.oca_group == w.order.oca_group
+                and w.order.oca_group]
+
+    def _cancel_siblings(self, w: Working, reason: str, events: list) -> None:
+        for s in self._siblings(w):
+            self._cancel(s, reason, events)
