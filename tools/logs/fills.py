@@ -12,7 +12,7 @@ unknown side) is counted in ``FillSet.bad`` with its line, never raised; nothing
 """
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +21,8 @@ from typing import Any
 from tools.logs.events import normalize
 from tools.logs.records import LogRecord
 from trading.domain.models import Fill, Side
-from trading.domain.pnl import RoundTrip, pnl_mismatch
+from trading.domain.pnl import RoundTrip
+from trading.domain.pnl import round_trips as pnl_round_trips
 
 EPS = 1e-9
 
@@ -118,37 +119,8 @@ def _attach_fees(fills: list[Fill], by_exec: dict[str, float], by_order: dict[st
 
 
 def round_trips(fills: Iterable[Fill], multiplier: Callable[[str], float] = default_multiplier) -> list[RoundTrip]:
-    """FIFO per symbol; a fill that crosses zero closes the old lot and opens a new one. Unrounded."""
-    lots: dict[str, deque[list[Any]]] = defaultdict(deque)   # [fill, remaining qty, remaining fee]
-    trips: list[RoundTrip] = []
-    for f in fills:
-        mult = multiplier(f.symbol)
-        remaining = f.qty
-        book = lots[f.symbol]
-        while remaining > EPS and book and book[0][0].side is not f.side:
-            lot = book[0]
-            opener: Fill = lot[0]
-            q = min(remaining, lot[1])
-            entry_fee = lot[2] * (q / lot[1])
-            exit_fee = f.commission * (q / f.qty)
-            gross = (f.price - opener.price) * q * mult * opener.side.sign
-            net = gross - entry_fee - exit_fee
-            broker = f.broker_realized_pnl if remaining == f.qty and q == f.qty else None
-            trips.append(RoundTrip(
-                symbol=f.symbol, side=opener.side, qty=q, entry_order_id=opener.order_id,
-                exit_order_id=f.order_id, entry_price=opener.price, exit_price=f.price, multiplier=mult,
-                gross_pnl=gross, fees=entry_fee + exit_fee, net_pnl=net, broker_realized_pnl=broker,
-                pnl_mismatch=pnl_mismatch(broker, gross, net, entry_fee + exit_fee),
-                trade_cycle_id=opener.trade_cycle_id or f.trade_cycle_id,
-                entry_ts=opener.ts.isoformat(), exit_ts=f.ts.isoformat()))
-            lot[1] -= q
-            lot[2] -= entry_fee
-            remaining -= q
-            if lot[1] <= EPS:
-                book.popleft()
-        if remaining > EPS:
-            book.append([f, remaining, f.commission * remaining / f.qty])
-    return trips
+    """FIFO per symbol over already de-duplicated fills; unrounded; unknown symbols count 1 per unit."""
+    return pnl_round_trips(fills, multiplier, ndigits=None, dedupe=False)
 
 
 @dataclass

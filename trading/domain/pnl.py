@@ -6,7 +6,7 @@ realized PnL that disagrees with the fills (IB's can rest on a stale average cos
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel
 
@@ -50,12 +50,20 @@ def pnl_mismatch(broker: float | None, gross: float, net: float, fees: float, to
     return min(abs(broker - gross), abs(broker - net)) > tol + fees
 
 
-def round_trips(fills: Iterable[Fill]) -> list[RoundTrip]:
-    """FIFO-match fills per symbol. A fill that crosses zero closes the old lot and opens a new one."""
+def round_trips(fills: Iterable[Fill], multiplier: Callable[[str], float] = multiplier_for, *,
+                ndigits: int | None = 2, dedupe: bool = True) -> list[RoundTrip]:
+    """FIFO-match fills per symbol. A fill that crosses zero closes the old lot and opens a new one.
+
+    ``multiplier`` maps a symbol to its contract multiplier (it raises on an unknown symbol by default);
+    ``ndigits=None`` keeps PnL unrounded; ``dedupe=False`` trusts the caller's de-duplication and order.
+    """
+    def rnd(x: float) -> float:
+        return x if ndigits is None else round(x, ndigits)
+
     lots: dict[str, deque[list]] = defaultdict(deque)   # [fill, remaining qty, remaining commission]
     trips: list[RoundTrip] = []
-    for f in dedupe_fills(fills):
-        mult = multiplier_for(f.symbol)
+    for f in (dedupe_fills(fills) if dedupe else fills):
+        mult = multiplier(f.symbol)
         remaining = f.qty
         fee_left = f.commission
         book = lots[f.symbol]
@@ -71,8 +79,8 @@ def round_trips(fills: Iterable[Fill]) -> list[RoundTrip]:
             net = gross - fees
             trips.append(RoundTrip(
                 symbol=f.symbol, side=opener.side, qty=q, entry_order_id=opener.order_id, exit_order_id=f.order_id,
-                entry_price=opener.price, exit_price=f.price, multiplier=mult, gross_pnl=round(gross, 2),
-                fees=round(fees, 2), net_pnl=round(net, 2), broker_realized_pnl=broker,
+                entry_price=opener.price, exit_price=f.price, multiplier=mult, gross_pnl=rnd(gross),
+                fees=rnd(fees), net_pnl=rnd(net), broker_realized_pnl=broker,
                 pnl_mismatch=pnl_mismatch(broker, gross, net, fees),
                 trade_cycle_id=opener.trade_cycle_id or f.trade_cycle_id,
                 entry_ts=opener.ts.isoformat(), exit_ts=f.ts.isoformat()))
