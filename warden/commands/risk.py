@@ -77,13 +77,17 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR, json_out: Json = False) -> None
         con.print(f"no risk ledger under {escape(str(data_dir / 'risk'))} yet (a run writes one)")
         return
     t = Table(title=f"risk ledgers under {escape(str(data_dir))}")
-    cols = ("ledger", "broker", "account", "equity", "peak_equity", "drawdown_pct", "halts", "last_entry")
+    cols = ("account", "equity", "peak_equity", "drawdown_pct", "halts", "last_entry")
+    heads = {"peak_equity": "peak", "drawdown_pct": "dd %", "last_entry": "last entry (UTC)"}
     for c in cols:
-        t.add_column(c.replace("_pct", " %").replace("_equity", "").replace("_", " "), overflow="fold",
-                     no_wrap=c in ("equity", "peak_equity", "drawdown_pct"))
+        t.add_column(heads.get(c, c), overflow="fold", no_wrap=c != "halts")
     for d in docs:
-        t.add_row(*(escape(_fmt(d[c])) for c in cols))
+        # the last entry to the minute, UTC: the full timestamp is in --json
+        row = {**d, "last_entry": str(d["last_entry"])[:16].replace("T", " ") if d["last_entry"] else None}
+        t.add_row(*(escape(_fmt(row[c])) for c in cols))
     con.print(t)
+    for d in docs:
+        con.print(f"{escape(str(d['account']))} ({escape(str(d['broker']))}): {escape(str(d['ledger']))}")
     for d in docs:
         for err in d["ledger_errors"]:
             con.print(f"[red]LEDGER_CORRUPT[/red] {escape(d['ledger'])}: {escape(err)} "
