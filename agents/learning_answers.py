@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from agents.grounding import ungrounded_numbers
 from agents.learning_router import FILLER, Kind
 from agents.llm import LLMUnavailable, Reasoner
+from tools.memory.currencies import money_in
 from tools.memory.embeddings import normalize_token
 from tools.memory.questions import MAX_CITED_TEXT, QueryResult, money
 from trading.domain.reason_codes import ReasonCode
@@ -101,21 +102,23 @@ def _result_lines(r: QueryResult, ev: Mapping[str, Any]) -> tuple[list[str], boo
     if q.top is not None and r.rows:
         what = "worst" if q.ascending else "best"
         by = {"pnl_usd": "PnL", "r_multiple": "R-multiple", "holding_min": "holding time"}[q.rank_by]
-        lines.append(f"The {len(r.rows)} {what} by {by} among {r.n} matching ({scope}){asof}:")
+        lines.append(f"The {len(r.rows)} {what} by {by} among {r.n} matching ({scope}){asof}"
+                     + (f" ({r.note})" if r.note else "") + ":")
         for row in r.rows:
             extra = f", held {row['holding_min']:g} min" if row.get("holding_min") is not None else ""
             lines.append(f"- {row['trade_cycle_id']}: {row['symbol']} closed {row['closed_at']}, "
-                         f"{money(row['pnl_usd'])}{extra}, advisory {row['advisory_action']}"
+                         f"{money_in(row['pnl_usd'], row.get('currency'))}{extra}, advisory {row['advisory_action']}"
                          + (f", codes {row['reason_codes']}" if row["reason_codes"] else ""))
         if q.metric in ("best", "worst"):
             return lines, False
-    if q.group_by:
-        lines.append(f"{_cap(q.label())} by {q.group_by.replace('_', ' ')} on {scope}{asof} ({r.n} rows"
+    if q.group_by or r.groups:       # no group_by but groups: one per currency (tools/memory/currencies.py)
+        lines.append(f"{_cap(q.label())} by {(q.group_by or 'currency').replace('_', ' ')} on {scope}{asof} ({r.n} rows"
                      + (f"; {r.note}" if r.note else "") + "):")
         for g in r.groups:
             val = g["value_text"] or "n/a"
             small = ", small sample" if g["small_sample"] else ""
-            lines.append(f"- {g['key']}: {val} (n={g['n']}, PnL {money(g['pnl_usd'])}, wins {g['wins']}{small})")
+            lines.append(f"- {g['key']}: {val} (n={g['n']}, PnL {money_in(g['pnl_usd'], g.get('currency'))}, "
+                         f"wins {g['wins']}{small})")
     for c in r.comparison:
         small = ", small sample" if c["small_sample"] else ""
         lines.append(f"- {c['side']}: {c['value_text'] or 'n/a'} (n={c['n']}, wins {c['wins']}{small})")

@@ -31,6 +31,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from tools.memory import vocabulary
 from tools.memory.query import SMALL_SAMPLE, NumericQuery, QueryFilter
 from tools.memory.vocabulary import COMPARE_WORDS, GROUP_LEAD, GROUP_WORDS, METRIC_WORDS, NUMBER_WORDS, SIGNAL_WORDS
 from trading.domain.reason_codes import ReasonCode
@@ -245,6 +246,8 @@ def _filters(t: _Text, f: QueryFilter, known: Known, advisory_context: bool) -> 
             t.take(r"(?<![\w-])" + re.escape(m.group(0)) + r"(?![\w-])")
             found = True
             break
+    if (cls := next((c for c, pat in vocabulary.ASSET_CLASS_WORDS if t.take(pat)), None)) is not None:
+        f.asset_class, found = cls, True
     words = dict(ASSET_WORDS) | {a.lower(): a for a in known.assets if len(a) >= 2}
     for w in sorted(words, key=len, reverse=True):
         if t.take(r"(?<![\w-])" + re.escape(w) + r"(?![\w-])"):

@@ -40,7 +40,7 @@ from tools.memory.ingest import IngestCounts, ingest_outcomes, ingest_snapshots
 from tools.memory.store import RagStore
 from trading.domain.models import Side, Signal
 from trading.records.atomic import atomic_write_json
-from trading.records.outcome_schema import SCHEMA_VERSION, HistorySnapshot, TradeOutcome
+from trading.records.outcome_schema import READABLE_VERSIONS, SCHEMA_VERSION, HistorySnapshot, TradeOutcome
 
 log = logging.getLogger(__name__)
 
@@ -361,8 +361,8 @@ class MemoryIngestion:
         if not isinstance(doc, dict):
             raise Malformed(f"expected a JSON object for {model.__name__}, got {type(doc).__name__}")
         ver = doc.get("schema_version", SCHEMA_VERSION)
-        if ver != SCHEMA_VERSION:
-            raise Malformed(f"unsupported schema_version {ver!r} (this reader knows {SCHEMA_VERSION})")
+        if ver not in READABLE_VERSIONS:
+            raise Malformed(f"unsupported schema_version {ver!r} (this reader knows {str(READABLE_VERSIONS)[1:-1]})")
         try:
             return model.model_validate(doc)
         except ValidationError as exc:

@@ -193,6 +193,14 @@ def resume_review(run_id: str, *, data_dir: str | Path, approve: Policy = None, 
         return check_outputs(res)
 
 
+def stored_run(run_id: str, data_dir: str | Path) -> ReviewResult:
+    """A stored run as it stands (status, pending changes, final report), running nothing; ``RunNotFound``."""
+    if not checkpoint_path(data_dir).is_file():
+        raise RunNotFound(run_id)
+    with _compiled(data_dir) as app:
+        return _result(app, {"configurable": {"thread_id": run_id}})
+
+
 def list_runs(data_dir: str | Path) -> list[str]:
     p = checkpoint_path(data_dir)
     if not p.is_file():

@@ -2,6 +2,7 @@
 refusal (no token, cross-site POST, missing CSRF, read-only, a ledger outside the data dir)."""
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -228,3 +229,63 @@ def test_serve_command_refuses_bad_input(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "warden", "serve", "--data-dir", str(tmp_path / "nope")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "--data-dir" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def _ask(c: TestClient, url: str, question: str):
+    return c.post(url, data={"csrf": _csrf(c, "/ask"), "question": question}, headers={"origin": BASE},
+                  follow_redirects=False)
+
+
+def _queries(page: str) -> list[str]:
+    return [html.unescape(q) for q in re.findall(r'<pre class="query">(.*?)</pre>', page, re.S)]
+
+
+def test_ask_threads_keep_follow_ups_in_context(data: Path) -> None:
+    """A thread at /ask/t/<id> keeps the conversation in the chat checkpointer: a follow-up is answered in
+    context (its query filters SELL), a fresh thread has no such context, and `warden chat` sees the thread."""
+    from typer.testing import CliRunner
+
+    from warden.cli import app as cli
+
+    c = _client(data)
+    r = _ask(c, "/ask", "win rate when the advisory said BUY")
+    assert r.status_code == 303 and r.headers["location"].startswith("/ask/t/desk-")
+    thread_url = r.headers["location"].split("#")[0]
+    thread = thread_url.rsplit("/", 1)[1]
+    r = _ask(c, thread_url, "and SELL?")
+    assert r.status_code == 303
+    page = c.get(thread_url).text
+    assert page.count('class="card turn"') == 2 and 'id="last"' in page
+    first, follow = _queries(page)
+    assert 'advisory_action == "BUY"' in first and 'advisory_action == "SELL"' in follow
+    cited = re.findall(r'<li><a href="/trades/([0-9a-f-]{36})">', page)
+    assert cited and c.get(f"/trades/{cited[-1]}").status_code == 200
+    # another thread has no context: the same words are not read as a SELL follow-up
+    fresh = c.get("/ask/new", follow_redirects=False).headers["location"]
+    assert fresh.startswith("/ask/t/desk-") and fresh != thread_url
+    assert _ask(c, fresh, "and SELL?").status_code == 303
+    assert not any('advisory_action == "SELL"' in q for q in _queries(c.get(fresh).text))
+    # both threads are listed; the thread is the one `warden chat --thread` continues
+    listing = c.get("/ask").text
+    assert f'href="/ask/t/{thread}"' in listing and f'href="{fresh}"' in listing
+    hist = CliRunner().invoke(cli, ["chat", "--data-dir", str(data), "--thread", thread, "--show-history", "--json"])
+    assert [json.loads(x)["question"] for x in hist.output.strip().splitlines()] == [
+        "win rate when the advisory said BUY", "and SELL?"]
+
+
+def test_ask_escapes_the_question_and_refuses_what_it_must(data: Path) -> None:
+    c = _client(data)
+    r = _ask(c, "/ask/t/hostile", EVIL)
+    assert r.status_code == 303
+    page = c.get("/ask/t/hostile").text
+    assert EVIL not in page and "&lt;script&gt;" in page
+    empty = _ask(c, "/ask/t/hostile", "  ")
+    assert empty.status_code == 400 and "empty" in empty.text and empty.text.count('class="card turn"') == 1
+    assert c.get("/ask/t/" + "x" * 201).status_code == 400
+    assert c.post("/ask/t/hostile", data={"csrf": "forged", "question": "q"}, headers={"origin": BASE}).status_code == 403
+    assert c.post("/ask/t/hostile", data={"csrf": _csrf(c, "/ask"), "question": "q"},
+                  headers={"origin": "http://evil.example"}).status_code == 403
+    ro = _client(data, read_only=True)
+    view = ro.get("/ask/t/hostile")
+    assert view.status_code == 200 and "&lt;script&gt;" in view.text and 'id="ask-form"' not in view.text
+    assert _post(ro, "/ask/t/hostile", {"csrf": "x", "question": "q"}).status_code == 403

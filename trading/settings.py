@@ -188,8 +188,18 @@ def check_env_vars(environ: dict[str, str] | None = None) -> None:
     env = os.environ if environ is None else environ
     known = known_env_vars()
     bad = []
+    fields = [f.upper() for f in InstrumentDecl.model_fields]
     for var in sorted(k for k in env if k.upper().startswith("WARDEN_")):
         if var.upper() in known:
+            continue
+        # [instruments.NAME] tables by variable: WARDEN_INSTRUMENTS__<NAME>__<FIELD> (or a JSON table per NAME)
+        inst = var.upper().split("__")
+        if inst[0] == "WARDEN_INSTRUMENTS" and len(inst) in (2, 3) and all(inst[1:]):
+            if len(inst) == 2 or inst[2] in fields:
+                continue
+            close = difflib.get_close_matches(inst[2], fields, n=1, cutoff=0.6)
+            bad.append(f"{var} (no instrument field {inst[2]}"
+                       + (f"; did you mean {'__'.join(inst[:2])}__{close[0]}?)" if close else ")"))
             continue
         close = difflib.get_close_matches(var.upper(), known, n=1, cutoff=0.6)
         bad.append(f"{var}" + (f" (did you mean {close[0]}?)" if close else ""))
@@ -202,7 +212,10 @@ def load_settings(**overrides: object) -> Settings:
     check_env_vars()
     try:
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
-        configure_instruments(settings.instruments)    # [instruments.NAME] tables win over the built-ins
+        try:
+            configure_instruments(settings.instruments)    # [instruments.NAME] tables win over the built-ins
+        except ValueError as exc:      # a table that names no instrument: one line naming it, like a bad field
+            raise ConfigError(str(exc)) from None
         return settings
     except ValidationError as exc:
         lines = []

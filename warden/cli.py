@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import importlib
 import os
-import pkgutil
 import sys
-import tempfile
 import tomllib
-import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +23,6 @@ from typer._click import exceptions as cx  # typer >= 0.2x vendors click: its ex
 from typer._click.core import Context, ParameterSource
 from typer.core import TyperOption
 
-from trading.settings import ConfigError
 from warden import __version__, commands, printer
 from warden.errors import UserError
 
@@ -47,15 +43,6 @@ def _no_bool_metavar() -> None:
 
 _no_bool_metavar()
 
-app = typer.Typer(
-    name="warden",
-    help="Warden: guards, replay, execution, incident review and learning memory for trading bots.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
 
 def _version(value: bool) -> None:
     if value:
@@ -63,7 +50,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of an unexpected failure on the terminal "
@@ -72,8 +58,63 @@ def _root(
     """Warden keeps a trading bot honest: deterministic guards have the last word."""
 
 
-for _mod in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-    importlib.import_module(f"warden.commands.{_mod.name}").register(app)
+def _new_app() -> typer.Typer:
+    app = typer.Typer(
+        name="warden",
+        help="Warden: guards, replay, execution, incident review and learning memory for trading bots.",
+        no_args_is_help=True,
+        rich_markup_mode="rich",
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    app.callback()(_root)
+    return app
+
+
+def _command_modules() -> list[str]:
+    here = Path(commands.__file__).parent
+    return sorted(p.stem for p in here.glob("*.py") if not p.stem.startswith("_"))
+
+
+def build_app(command: str | None = None) -> typer.Typer:
+    """The CLI. With ``command``, only the module named after it (``warden/commands/replay.py`` for
+    ``replay``, ``sample_candles.py`` for ``sample-candles``) when that module registers it: a command
+    then starts without importing every other command's dependencies. Otherwise every command."""
+    if command is not None and command.replace("-", "_") in _command_modules():
+        app = _new_app()
+        importlib.import_module(f"warden.commands.{command.replace('-', '_')}").register(app)
+        names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
+        if command in names:
+            return app
+    app = _new_app()
+    for name in _command_modules():
+        importlib.import_module(f"warden.commands.{name}").register(app)
+    return app
+
+
+_APP: typer.Typer | None = None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``warden.cli.app``: the CLI with every command, built on first use (PEP 562)."""
+    global _APP
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _APP is None:
+        _APP = build_app()
+    return _APP
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The command named on the line (its first word), or None (``--help``, ``--version``, nothing)."""
+    return argv[0] if argv and not argv[0].startswith("-") else None
+
+
+def _config_error() -> type[Exception]:
+    """trading.settings.ConfigError, once the settings module is loaded (only then can it have been raised).
+    Not imported up front: a command that never reads settings does not pay for pydantic-settings."""
+    mod = sys.modules.get("trading.settings")
+    return UserError if mod is None else mod.ConfigError  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -91,6 +132,9 @@ def _data_dir(args: list[str]) -> Path:
 
 def write_error_log(args: list[str], exc: BaseException) -> Path:
     """Append ``exc``'s traceback to the data dir's error log (or the temp dir's); return the file."""
+    import tempfile
+    import traceback
+
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     text = (f"--- {stamp} warden {' '.join(args)}\n"
             + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
@@ -138,10 +182,13 @@ def _help_hint(exc: cx.UsageError) -> str:
 
 def run(args: list[str]) -> int:
     """Run the CLI on ``args``; return the exit code (every error already printed as one line)."""
+    import traceback
+
     debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
     argv = [a for a in args if a != "--debug"] if debug else args
     try:
-        rv = app(args=argv, prog_name="warden", standalone_mode=False)
+        cli = _APP if _APP is not None else build_app(_command_of(argv))
+        rv = cli(args=argv, prog_name="warden", standalone_mode=False)
     except cx.NoArgsIsHelpError as exc:
         if exc.ctx is not None:
             print(exc.ctx.get_help())
@@ -152,7 +199,7 @@ def run(args: list[str]) -> int:
     except typer.Abort:
         printer.error("interrupted")
         return 130
-    except (UserError, ConfigError) as exc:
+    except (UserError, _config_error()) as exc:
         code = int(getattr(exc, "exit_code", 2))
         if code != 2:     # a failure reported as one line: keep its traceback (and its cause) in the log
             log = write_error_log(args, exc)

@@ -18,7 +18,19 @@ import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ib_async import IB, CommissionReport, Contract, ContractDetails, Execution, Future, Order, OrderState
+from ib_async import (
+    IB,
+    CommissionReport,
+    Contract,
+    ContractDetails,
+    Crypto,
+    Execution,
+    Forex,
+    Future,
+    Order,
+    OrderState,
+    Stock,
+)
 from ib_async.client import Client
 from ib_async.util import UNSET_DOUBLE, getLoop
 
@@ -79,6 +91,11 @@ class FakeGateway:
         self.add_future("ES", "ESZ5", "20251219", 495512563, 50)
         self.add_future("ES", "ESH6", "20260320", 551601561, 50)
         self.add_future("MES", "MESZ5", "20251219", 730283085, 5)
+        # one contract per other secType, with IB's own conIds, local symbols and min ticks
+        self.add_stock("SPY", "ARCA", 756733)
+        self.add_stock("BRK B", "NYSE", 72063691)
+        self.add_forex("EUR", "USD", 12087792, min_tick=0.00005)
+        self.add_crypto("BTC", "USD", 479624278, min_tick=0.25)
 
     # ---------------------------------------------------------------- set-up helpers
     def add_future(self, root: str, local: str, expiry: str, con_id: int, multiplier: int) -> None:
@@ -86,12 +103,31 @@ class FakeGateway:
                    exchange="CME", currency="USD", localSymbol=local, tradingClass=root)
         self.contract_db.append(ContractDetails(contract=c, marketName=root, minTick=0.25, longName=root))
 
+    def add_stock(self, symbol: str, primary: str, con_id: int, currency: str = "USD",
+                  min_tick: float = 0.01) -> None:
+        """As TWS describes a SMART-routed stock: exchange SMART, the listing in primaryExchange, no multiplier."""
+        c = Stock(conId=con_id, symbol=symbol, exchange="SMART", primaryExchange=primary, currency=currency,
+                  localSymbol=symbol, tradingClass=symbol.split()[0])
+        self.contract_db.append(ContractDetails(contract=c, marketName=symbol, minTick=min_tick, longName=symbol))
+
+    def add_forex(self, base: str, quote: str, con_id: int, min_tick: float = 0.00005) -> None:
+        """IDEALPRO cash pair: secType CASH, localSymbol EUR.USD."""
+        c = Forex(pair=f"{base}{quote}", conId=con_id, localSymbol=f"{base}.{quote}", tradingClass=f"{base}.{quote}")
+        self.contract_db.append(ContractDetails(contract=c, marketName=f"{base}.{quote}", minTick=min_tick,
+                                                longName="European Monetary Union Euro" if base == "EUR" else base))
+
+    def add_crypto(self, symbol: str, currency: str, con_id: int, min_tick: float = 0.25) -> None:
+        """A PAXOS coin: secType CRYPTO, localSymbol BTC.USD."""
+        c = Crypto(symbol=symbol, exchange="PAXOS", currency=currency, conId=con_id,
+                   localSymbol=f"{symbol}.{currency}", tradingClass=symbol)
+        self.contract_db.append(ContractDetails(contract=c, marketName=symbol, minTick=min_tick, longName=symbol))
+
     def contract(self, local: str) -> Contract:
         return next(copy.copy(d.contract) for d in self.contract_db if d.contract.localSymbol == local)
 
     def set_position(self, local: str, qty: float, price_per_point: float) -> None:
         c = self.contract(local)
-        self.positions[c.conId] = [c, qty, price_per_point * float(c.multiplier)]
+        self.positions[c.conId] = [c, qty, price_per_point * float(c.multiplier or 1)]
 
     # ---------------------------------------------------------------- message delivery
     def _send(self, name: str, *args: object) -> None:
@@ -220,7 +256,7 @@ class FakeGateway:
             o = w.order
             price = (self.market_price.get(w.contract.localSymbol)
                      or (o.lmtPrice if o.orderType == "LMT" else o.auxPrice))
-        mult = float(w.contract.multiplier)
+        mult = float(w.contract.multiplier or 1)    # stocks, FX and crypto state no multiplier
         sign = 1 if w.order.action == "BUY" else -1
         commission = round(self.commission_per_contract * qty, 2)
         realized = self._book_position(w.contract, sign * qty, price, mult, commission)
@@ -313,6 +349,8 @@ def _matches(have: Contract, want: Contract) -> bool:
     return (have.secType == want.secType and have.symbol == want.symbol
             and have.lastTradeDateOrContractMonth.startswith(want.lastTradeDateOrContractMonth)
             and (not want.exchange or want.exchange == have.exchange)
+            and (not want.currency or want.currency == have.currency)
+            and (not want.primaryExchange or want.primaryExchange == have.primaryExchange)
             and (not want.localSymbol or want.localSymbol == have.localSymbol))
 
 

@@ -79,7 +79,7 @@ def _hb_fee(raw: str, qty: Any, price: Any) -> float:
 
 
 def _rows(path: Path) -> tuple[list[str], Iterable[dict[str, str]]]:
-    fh = path.open(newline="", encoding="utf-8", errors="replace")
+    fh = path.open(newline="", encoding="utf-8-sig", errors="replace")
     reader = csv.DictReader(fh)
     header = [h.strip() for h in (reader.fieldnames or [])]
 
@@ -121,7 +121,11 @@ def _csv(path: Path) -> tuple[FillSet, dict[str, float]]:
         out = _freqtrade_orders(rows, fees, str(path))
     elif {"time", "symbol", "side", "qty", "price"} <= cols:                             # generic layout
         for i, r in enumerate(rows, start=2):
-            _fill(out, f"row {i}", exec_id=r.get("exec_id") or f"row{i}", order_id=r.get("order_id") or f"row{i}",
+            # without an exec_id the row's content is the id: a repeated row (or a later, overlapping
+            # export) is the same execution, never a second one
+            eid = r.get("exec_id") or "|".join(str(r.get(k) or "") for k in ("time", "symbol", "side", "qty",
+                                                                             "price", "order_id"))
+            _fill(out, f"row {i}", exec_id=eid, order_id=r.get("order_id") or f"row{i}",
                   symbol=r["symbol"], side=r["side"], qty=r["qty"], price=r["price"], ts=r["time"],
                   fee=r.get("fee") or 0.0)
     else:
@@ -183,7 +187,7 @@ def _polymarket_json(path: Path) -> FillSet:
     if path.stat().st_size > MAX_JSON_BYTES:
         raise FillsFormatError(f"{path}: JSON over {MAX_JSON_BYTES >> 20} MB; export it as CSV")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        doc = json.loads(path.read_text(encoding="utf-8-sig", errors="replace"))
     except (json.JSONDecodeError, RecursionError) as exc:
         raise FillsFormatError(f"{path}: not valid JSON ({str(exc)[:80]})") from None
     if isinstance(doc, dict) and isinstance(doc.get("data"), list):
@@ -230,7 +234,7 @@ def looks_like_fills(path: str | Path) -> bool:
         return False
     if p.suffix.lower() in (".sqlite", ".db"):
         return "trades" in p.name.lower()
-    with p.open("r", encoding="utf-8", errors="replace") as fh:
+    with p.open("r", encoding="utf-8-sig", errors="replace") as fh:
         head = fh.read(4096)
     if p.suffix.lower() == ".json":
         return head.lstrip().startswith("[") and '"side"' in head

@@ -5,12 +5,14 @@ by ONE compiled bytes regex that steps from newline to newline and, in a negativ
 recognises noise lines (heartbeats, quotes: most of a real log) by the header plus the noise
 anchor at the start of the message. Only the other lines come back to Python, with ts, logger and
 level already split off. Noise lines are counted from the newline gaps between visited lines and
-never become Python objects. For a plain line (ASCII, no "\\r": the bytes split is then exactly the
-str header's), the first bytes of the message pick the only rules whose regex's literal prefix can
-start it: none means an unknown line, counted by (logger, level) without decoding; otherwise those
-rules are tried in file order on the decoded message. Anything unusual (a cast error, a bad
-timestamp, no match, a line that is not plain) goes the general per-line way, which decides
-exactly as a per-line reader would.
+never become Python objects; with several noise rules, one count per rule over the bytes splits
+them by rule (``noise_by_rule=False`` skips that pass: one total in ``stats.noise_unsplit``). The
+scan's regexes are the rule file's, rewritten exactly for speed (``ascii_fast``). For a plain line
+(ASCII, not ending in "\\r": the bytes split is then exactly the str header's), the first bytes of
+the message pick the only rules whose regex's literal prefix can start it: none means an unknown
+line, counted by (logger, level) without decoding; otherwise those rules are tried in file order on
+the decoded message. Anything unusual (a cast error, a bad timestamp, no match, a line that is not
+plain) goes the general per-line way, which decides exactly as a per-line reader would.
 
 Semantics (the per-line contract, see tools/logs/rules/mytrader.toml):
 - a line matching ``record_start`` starts a record; any other line continues the record above it;
@@ -35,10 +37,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tools.logs.chunks import line_chunks, split_noise
 from tools.logs.formats import detect_format, pick_format, resolve
 from tools.logs.log_rules import EventRule, LogFormatError, LogRules, load_rules
 from tools.logs.records import LogRecord, ReadStats
-from tools.logs.regex_source import literal_prefix, top_level_alternation, uncaptured
+from tools.logs.regex_source import ascii_fast, literal_prefix, single_way, top_level_alternation, uncaptured
 from tools.logs.timestamps import timestamp_parser
 
 __all__ = ["DEFAULT_CHUNK", "LogFormatError", "LogReader", "LogRules", "detect_format", "load_rules", "read_log"]
@@ -54,7 +57,7 @@ class LogReader:
 
     def __init__(self, path: str | Path, rules: LogRules, tz: str | None = None,
                  include_unknown: bool = False, include_noise: bool = False,
-                 chunk_size: int = DEFAULT_CHUNK) -> None:
+                 chunk_size: int = DEFAULT_CHUNK, noise_by_rule: bool = True) -> None:
         self.path = Path(path)
         self.rules = rules
         self.tz = tz or rules.zone
@@ -65,20 +68,23 @@ class LogReader:
         self.include_unknown = include_unknown
         self.include_noise = include_noise
         self.chunk_size = max(int(chunk_size), 1)
+        self.noise_by_rule = noise_by_rule       # False: skipped noise as one total (see module doc)
         self.stats = ReadStats(format=rules.name)
         # the line's naive timestamp, or None where strptime would refuse it
         self._parse_ts = timestamp_parser(rules.timestamp_format)
         noise = rules.noise_events
-        prefix = rules.header_prefix
         self._skip_noise = bool(noise) and not include_noise
         self._noise_split: re.Pattern[bytes] | None = None
         # A record line comes back with its ts, logger and level already split off (groups "ts",
         # "logger", "level", then the message as group "rest"); any other line comes back whole in "rest".
-        head = uncaptured(rules.header_source, frozenset({"ts", "logger", "level"}))
+        # ascii_fast: the same regexes, written so that Python's engine runs them faster (on bytes).
+        head = ascii_fast(uncaptured(rules.header_source, frozenset({"ts", "logger", "level"})))
+        prefix = ascii_fast(rules.header_prefix)
         if self._skip_noise:
             # atomic prefix: the same header split the str regex picks, never re-split to force a match
             alts = "|".join(re.escape(r.anchor or "") for r in noise)
-            scan = f"\\n(?!(?>{prefix})(?:{alts}))(?>{head})?(?P<rest>[^\\n]*)"
+            atomic = prefix if single_way(prefix) else f"(?>{prefix})"      # (?>..) costs a little
+            scan = f"\\n(?!{atomic}(?:{alts}))(?>{head})?(?P<rest>[^\\n]*)"
             if len(noise) > 1:
                 groups = "|".join(f"({re.escape(r.anchor or '')})" for r in noise)
                 self._noise_split = re.compile(f"\\n(?>{prefix})(?:{groups})".encode(), re.ASCII)
@@ -86,7 +92,7 @@ class LogReader:
             scan = f"\\n(?>{head})?(?P<rest>[^\\n]*)"
         self._scan = re.compile(scan.encode(), re.ASCII)
         self._noise_anchors = [(r.anchor or "").encode() for r in noise]
-        self._record_start_b = re.compile(rules.record_start.pattern.encode(), re.ASCII)
+        self._record_start_b = re.compile(ascii_fast(rules.record_start.pattern).encode(), re.ASCII)
         self._source = str(self.path)
         self._noise_rules = noise
         others = [r for r in rules.events if not r.noise]
@@ -122,37 +128,6 @@ class LogReader:
         self._noise_starts = tuple((r.anchor or "").encode() for r in noise)
         # the scan's head equals the str header's only if no "|" splits the header as a whole
         self._plain_ok = not top_level_alternation(rules.header_source)
-
-    # -- chunking -------------------------------------------------------------------------------
-    def _buffers(self) -> Iterator[tuple[bytearray, int]]:
-        """Yield (buf, end): buf[:end] is b"\\n" + whole lines (no final newline).
-
-        One bytearray is refilled in place (read straight into it, no copies); a buffer is only
-        valid until the next one is requested.
-        """
-        size = self.chunk_size
-        buf = bytearray(size + 1)
-        carry = 0                            # bytes of an unfinished line kept at buf[1:1+carry]
-        with open(self.path, "rb") as fh:
-            buf[0] = 10
-            while True:
-                if len(buf) < 1 + carry + size:          # a line longer than a chunk: grow
-                    buf.extend(bytes(1 + carry + size - len(buf)))
-                n = fh.readinto(memoryview(buf)[1 + carry:1 + carry + size])
-                if not n:
-                    break
-                self.stats.bytes_read += n
-                end = 1 + carry + n
-                cut = buf.rfind(b"\n", 1 + carry, end)
-                if cut < 0:                              # no line ends in this read: keep reading
-                    carry += n
-                    continue
-                yield buf, cut
-                tail = bytes(buf[cut + 1:end])
-                buf[1:1 + len(tail)] = tail
-                carry = len(tail)
-        if carry:
-            yield buf, 1 + carry                         # last line without a newline
 
     # -- one record line -------------------------------------------------------------------------
     def _candidates(self, msg: str) -> list[EventRule]:
@@ -225,26 +200,18 @@ class LogReader:
 
     # -- noise accounting ------------------------------------------------------------------------
     def _count_noise(self, buf: bytearray, end: int, n: int, visited: list[bytes | bytearray]) -> None:
+        rules, matched = self._noise_rules, self.stats.matched
         if n <= 0:
             return
-        rules = self.rules.noise_events
-        matched = self.stats.matched
         if len(rules) == 1:
             matched[rules[0].name] += n
-            return
-        # Every noise line holds its rule's anchor. If the anchors' occurrences outside the visited
-        # lines add up to exactly n, each noise line holds exactly one anchor: the split is exact.
-        seen = b"\n".join(visited)    # anchors hold no newline: joining adds no occurrence
-        occ = [buf.count(a, 0, end) - seen.count(a) for a in self._noise_anchors]
-        if sum(occ) == n:
-            for rule, k in zip(rules, occ):
+        elif not self.noise_by_rule:
+            self.stats.noise_unsplit += n
+        else:
+            assert self._noise_split is not None
+            for rule, k in zip(rules, split_noise(buf, end, n, visited, self._noise_anchors, self._noise_split)):
                 if k:
                     matched[rule.name] += k
-            return
-        assert self._noise_split is not None
-        per = Counter(m.lastindex for m in self._noise_split.finditer(buf, 0, end) if m.lastindex is not None)
-        for idx, k in per.items():
-            matched[rules[idx - 1].name] += k
 
     # -- the stream ------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[LogRecord]:
@@ -253,22 +220,20 @@ class LogReader:
         any_anchor = None if self.include_unknown else self._any_anchor
         record, classify, parse_ts = self._record, self._classify, self._parse_ts
         skip_noise = self._skip_noise
-        keep = skip_noise and len(self.rules.noise_events) > 1
-        include_unknown = self.include_unknown
+        keep = skip_noise and len(self.rules.noise_events) > 1 and self.noise_by_rule
+        include_unknown, k, plain_ok, scan = self.include_unknown, self._k, self._plain_ok, self._scan
         dispatch = self._dispatch.get if self._dispatch else None
-        k = self._k
         noise_check = () if skip_noise else self._noise_starts   # skipped noise never gets here
-        plain_ok = self._plain_ok
         matched, tz, source = st.matched, self.tz, self._source
-        scan = self._scan
         g_ts, g_logger, g_level, g_rest = (scan.groupindex[x] for x in ("ts", "logger", "level", "rest"))
         pending: Any = None          # None: no record yet; _SKIP; or a LogRecord awaiting its extras
-        base = 0                     # lines before the current buffer
-        for buf, end in self._buffers():
-            # "Plain" lines (ASCII, no "\r") are split by the bytes scan exactly where the str header
-            # splits them (same regex, one byte per character, atomic head): they reuse that split
-            # and the prefix dispatch. Any other line goes the general per-line way (_record).
-            plain_chunk = plain_ok and buf.isascii() and buf.find(b"\r", 0, end) < 0   # (isascii: past end too)
+        base, sparse = 0, False      # lines before the current buffer; few of its lines visited?
+        for buf, end in line_chunks(self.path, self.chunk_size, st):
+            # "Plain" lines (ASCII, not ending in "\r") are split by the bytes scan exactly where the str
+            # header splits them (same regex, one byte per character, atomic head): they reuse that split
+            # and the prefix dispatch. Any other line goes the general per-line way (_record). One
+            # isascii per chunk, unless few lines are visited: then one per visited line is cheaper.
+            plain_chunk = plain_ok and not sparse and buf.isascii()   # (past end too: conservative)
             prev_end = 0             # where the last visited line ended (the next line's newline)
             cpos, counted = 0, 0     # newlines counted so far: lazily, up to the records we build
             visited = 0
@@ -302,7 +267,8 @@ class LogReader:
                             st.dropped_continuation_lines += 1
                         continue
                 else:
-                    plain = plain_chunk or (plain_ok and buf[s + 1:e].isascii() and not rest.endswith(b"\r"))
+                    plain = ((plain_chunk or (plain_ok and buf[s + 1:e].isascii()))
+                             and not rest.endswith(b"\r"))      # (rest ends where the line ends)
                     if plain and noise_check and rest.startswith(noise_check):
                         pass                                # noise, yielded: _classify below
                     elif plain and dispatch is not None:
@@ -371,6 +337,7 @@ class LogReader:
             n_lines = counted + buf.count(b"\n", cpos, end)   # every newline counted exactly once
             st.lines += n_lines
             base += n_lines
+            sparse = visited * 16 < n_lines
             if skip_noise:
                 self._count_noise(buf, end, n_lines - visited, kept)
             for key, n in Counter(unknown_keys).items():
@@ -381,8 +348,9 @@ class LogReader:
 
 def read_log(path: str | Path, fmt: str | Path | LogRules = "auto", tz: str | None = None,
              include_unknown: bool = False, include_noise: bool = False,
-             chunk_size: int = DEFAULT_CHUNK) -> LogReader:
-    """Open a log for streaming. ``fmt``: "auto", a bundled format name, a rule-file path or LogRules."""
+             chunk_size: int = DEFAULT_CHUNK, noise_by_rule: bool = True) -> LogReader:
+    """Open a log for streaming. ``fmt``: "auto", a bundled format name, a rule-file path or LogRules.
+    ``noise_by_rule=False``: skipped noise lines are counted as one total (cheaper; see LogReader)."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"log file {p} does not exist or is not a file")
@@ -393,4 +361,4 @@ def read_log(path: str | Path, fmt: str | Path | LogRules = "auto", tz: str | No
     else:
         rules = resolve(fmt)
     return LogReader(p, rules, tz=tz, include_unknown=include_unknown, include_noise=include_noise,
-                     chunk_size=chunk_size)
+                     chunk_size=chunk_size, noise_by_rule=noise_by_rule)

@@ -46,6 +46,8 @@ class ReadStats:
     bad_timestamps: int = 0                                  # record lines whose ts did not parse
     out_of_order: int = 0                                    # records timed before the latest one seen
     duplicate_records: int = 0                               # order events repeated verbatim (dropped)
+    # noise lines counted as one total, not per rule (a reader opened with noise_by_rule=False)
+    noise_unsplit: int = 0
     format: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -59,11 +61,13 @@ class ReadStats:
             "field_errors": dict(self.field_errors), "bad_timestamps": self.bad_timestamps,
             "format": self.format, "out_of_order": self.out_of_order,
             "duplicate_records": self.duplicate_records, "summary": self.summary(),
+            # only from a reader opened with noise_by_rule=False (otherwise noise is in "matched" by rule)
+            **({"noise_unsplit": self.noise_unsplit} if self.noise_unsplit else {}),
         }
 
     def summary(self) -> dict[str, Any]:
         """Lines read / recognised / unknown / unreadable, and the share understood (0..1)."""
-        recognised = sum(self.matched.values())
+        recognised = sum(self.matched.values()) + self.noise_unsplit
         unknown = sum(self.unknown.values())
         unreadable = self.bad_timestamps + sum(self.field_errors.values())
         records = recognised + unknown + unreadable

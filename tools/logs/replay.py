@@ -330,7 +330,7 @@ def replay_log(path: str | Path, cfg: GuardConfig, fmt: str | Path | LogRules = 
     otherwise ReplayError names the missing events. A log in which nothing was recognised is a
     ReplayError too, never an empty report."""
     fmt = pick_format(path, user_dirs) if isinstance(fmt, str) and fmt == "auto" else resolve(fmt, user_dirs)
-    reader = read_log(path, fmt, tz=tz)
+    reader = read_log(path, fmt, tz=tz, noise_by_rule=False)      # the replay reports noise as a total only
     rules = reader.rules
     need = {"trades": "round trips and PnL (replay --trades)",
             "orders": "guard replay of orders (replay --all / --order-id)"}.get(analysis or "")
@@ -355,7 +355,7 @@ def replay_log(path: str | Path, cfg: GuardConfig, fmt: str | Path | LogRules = 
         except (ValueError, KeyError, TypeError) as exc:
             reader.stats.field_errors[rec.event] += 1
             log.debug("L%s %s unreadable: %s", rec.line_no, rec.event, exc)
-    if sum(reader.stats.matched.values()) == 0:
+    if reader.stats.summary()["recognised"] == 0:
         raise ReplayError(f"nothing in {path} was recognised as format {rules.name!r} "
                           f"({reader.stats.lines} lines read, none matched a rule); pass --format NAME or a rule file")
     bad: list[str] = []

@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field
 
 from tools.memory.outcomes_table import RC_PREFIX
 
+_KEYS = ("symbol", "asset", "asset_class", "venue", "side", "advisory", "won")   # equality filters
+
 
 @overload
 def ts_of(d: datetime) -> float: ...
@@ -34,6 +36,7 @@ class CycleFilter(BaseModel):
     """Metadata filter over trade cycles. ``since`` <= closed < ``until``; closed <= ``as_of``."""
     symbol: str | None = None
     asset: str | None = None
+    asset_class: str | None = None           # future | stock | crypto | perpetual | fx | prediction | other | unknown
     venue: str | None = None
     side: str | None = None                  # BUY | SELL
     advisory: str | None = None              # BUY | SELL | WAIT | NONE
@@ -47,7 +50,7 @@ class CycleFilter(BaseModel):
         return not any(v not in (None, []) for v in self.model_dump().values())
 
     def _eq(self) -> dict[str, Any]:
-        eq = {k: getattr(self, k) for k in ("symbol", "asset", "venue", "side", "advisory", "won")
+        eq = {k: getattr(self, k) for k in _KEYS
               if getattr(self, k) is not None}
         for c in self.reason_codes:
             eq[RC_PREFIX + c] = True
@@ -108,8 +111,8 @@ class FilterIndex:
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> FilterIndex:
-        cols = {"symbol": "symbol", "asset": "asset", "venue": "venue", "side": "side",
-                "advisory": "advisory_action", "won": "won"}
+        cols = {"symbol": "symbol", "asset": "asset", "asset_class": "asset_class", "venue": "venue",
+                "side": "side", "advisory": "advisory_action", "won": "won"}
         codes = {}
         for key, col in cols.items():
             values = df[col].astype(object).where(df[col].notna(), None).tolist()
@@ -123,7 +126,7 @@ class FilterIndex:
 
     def mask(self, f: CycleFilter) -> np.ndarray:
         m = np.ones(self.n, dtype=bool)
-        for key in ("symbol", "asset", "venue", "side", "advisory", "won"):
+        for key in _KEYS:
             v = getattr(f, key)
             if v is None:
                 continue

@@ -25,7 +25,8 @@ def cycle_metadata(o: TradeOutcome, sha: str = "") -> dict[str, Any]:
     """Only what filters need: every metadata key costs ingestion time in Chroma (measured ~2x between 3
     and 10 keys), so display data and the content hash live in the outcomes table instead."""
     meta: dict[str, Any] = {
-        "symbol": o.symbol, "asset": asset_of(o.symbol), "venue": o.venue, "side": o.side.upper(),
+        "symbol": o.symbol, "asset": asset_of(o.symbol), "asset_class": o.asset_class, "venue": o.venue,
+        "side": o.side.upper(),
         "advisory": o.advisory.action.value if o.advisory else "NONE", "won": bool(o.won),
         "closed_ts": ts_of(o.closed_at),
     }

@@ -2,7 +2,9 @@
 
 Rows are flattened ``TradeOutcome``s keyed by ``trade_cycle_id``; ingestion upserts them (same id, new
 content -> the row is replaced; same content -> nothing changes). The numeric questions of the learning
-agent (tools/memory/questions.py) run pandas over this table and nothing else.
+agent (tools/memory/questions.py) run pandas over this table and nothing else. Each row carries the
+instrument's ``asset_class`` and ``currency`` (the unit of its ``pnl_usd``/``gross_pnl_usd``/``fees_usd``);
+a table written before they existed gets them from each row's symbol when it is loaded.
 
 Failure contract: a missing table loads as an empty frame with the full schema; a vector file of
 another layout loads as None (the local index then steps aside); writes are atomic, so a crash leaves
@@ -24,7 +26,7 @@ import pyarrow.parquet as pq
 
 from tools.memory.situations import REASON_SLOTS, SITUATION_DIM, SITUATION_VERSION, asset_of, regime_labels
 from trading.records.atomic import atomic_write_bytes
-from trading.records.outcome_schema import TradeOutcome
+from trading.records.outcome_schema import TradeOutcome, instrument_facts
 
 TABLE_RELPATH = Path("tables") / "outcomes.parquet"
 VECTORS_RELPATH = Path("tables") / "situation_vectors.parquet"
@@ -43,6 +45,7 @@ COLUMNS: dict[str, str] = {
     "worst_case_loss": "float64", "max_loss_per_trade": "float64", "regime": "string", "regime_trend": "string",
     "regime_vol": "string", "reason_codes": "string", "n_reason_codes": "int64", "blocked_verdicts": "int64",
     "n_fills": "int64", "content_sha": "string", "source": "string",
+    "asset_class": "string", "currency": "string", "multiplier": "float64",
 }
 RC_PREFIX = "rc_"
 NO_ADVISORY = "NONE"
@@ -88,6 +91,7 @@ def outcome_row(o: TradeOutcome, sha: str | None = None, source: str = "") -> di
         "reason_codes": "|".join(codes), "n_reason_codes": len(codes),
         "blocked_verdicts": sum(1 for v in o.verdicts if not v.allowed), "n_fills": len(o.fills),
         "content_sha": sha or outcome_sha(o), "source": source,
+        "asset_class": o.asset_class, "currency": o.currency, "multiplier": o.multiplier,
     }
     for code in set(REASON_SLOTS) | set(codes):
         row[RC_PREFIX + code] = code in codes
@@ -130,7 +134,24 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
     for code in REASON_SLOTS:
         if RC_PREFIX + code not in out.columns:
             out[RC_PREFIX + code] = False
+    _fill_instrument_facts(out)
     return out
+
+
+def _fill_instrument_facts(df: pd.DataFrame) -> None:
+    """Rows without an asset class or currency (a table or a row written before they existed) get them
+    from their symbol and venue through the instrument registry, once per distinct pair."""
+    gap = df["asset_class"].isna() | df["currency"].isna() | (df["asset_class"] == "") | (df["currency"] == "")
+    if not gap.any():
+        return
+    pairs = df.loc[gap, ["symbol", "venue"]].astype(object).where(lambda x: x.notna(), "").drop_duplicates()
+    facts = {(str(s), str(v)): instrument_facts(str(s), str(v)) for s, v in pairs.itertuples(index=False)}
+    keys = list(zip(df.loc[gap, "symbol"].astype(object).fillna(""), df.loc[gap, "venue"].astype(object).fillna(""),
+                    strict=True))
+    for col in ("asset_class", "currency", "multiplier"):
+        cur = df.loc[gap, col]
+        new = pd.Series([getattr(facts[(str(s), str(v))], col) for s, v in keys], index=cur.index)
+        df.loc[gap, col] = cur.where(cur.notna() & (cur != "") if col != "multiplier" else cur.notna(), new)
 
 
 class VectorFile:

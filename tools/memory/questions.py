@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from tools.memory.currencies import run_in_currencies
 from tools.memory.metrics import CODE, compute, derive, group_table, money, pct
 from tools.memory.outcomes_table import RC_PREFIX
 from tools.memory.query import (
@@ -109,7 +110,12 @@ def _compare(res: QueryResult, d: pd.DataFrame, t: pd.DataFrame, q: Query, lines
 
 
 def run_query(df: pd.DataFrame, q: Query) -> QueryResult:
-    """Run ``q`` on the outcomes table ``df``. Pure: same table, same query, same result."""
+    """Run ``q`` on the outcomes table ``df``. Pure: same table, same query, same result. PnL in several
+    currencies is never added: such a question is answered per currency (tools/memory/currencies.py)."""
+    return run_in_currencies(df, q, _run_one)
+
+
+def _run_one(df: pd.DataFrame, q: Query) -> QueryResult:
     d = derive(df)
     for c in q.filter.reason_codes:                  # a code never seen is a column of False, not an error
         if RC_PREFIX + c not in d.columns:

@@ -6,7 +6,8 @@ matches at a place in the question wins there, and every match in the question b
 append a row: ``(r"\\bmy\\s+edge\\b", {"metric": "expectancy"})``. A pattern may capture a count
 ``(?P<n>...)`` for "top N" questions. ``GROUP_WORDS`` maps "by <word>" onto a grouping,
 ``COMPARE_WORDS`` onto a comparison, ``SIGNAL_WORDS`` onto questions about blocked orders and
-WAIT-advised signals (the signals table, tools/memory/counterfactual.py).
+WAIT-advised signals (the signals table, tools/memory/counterfactual.py), ``ASSET_CLASS_WORDS`` onto an
+asset-class filter ("net pnl for crypto": the registry's classes, trading/domain/instruments.py).
 Metric words that no row maps are refused by the router (agents/learning_router.py), never guessed.
 
 Failure contract: data only.
@@ -109,4 +110,15 @@ SIGNAL_WORDS: list[tuple[str, str]] = [
              r"\bsignals?\s+(?:that\s+were\s+|we\s+were\s+)?advised\s+(?:to\s+)?wait\b|"
              r"\bwhen\s+(?:we|i)\s+waited\b"),
     ("ignored", r"\bignored\s+signals?\b|\bsignals?\s+(?:we|i)\s+(?:ignored|skipped|passed\s+on)\b"),
+]
+
+# words naming an asset class -> the filter value (the instrument registry's classes); first match wins,
+# so perpetual futures are read before futures
+ASSET_CLASS_WORDS: list[tuple[str, str]] = [
+    ("perpetual", r"\bperps?\b|\bperpetuals?(?:\s+(?:futures|swaps?|contracts?))?\b"),
+    ("crypto", r"\bcrypto(?:currenc(?:y|ies)|s)?\b|\bspot\s+crypto\b"),
+    ("future", r"\bfutures(?:\s+contracts?)?\b"),
+    ("stock", r"\bstocks?\b|\bequit(?:y|ies)\b|\betfs?\b"),
+    ("fx", r"\bfx\b|\bforex\b|\bcurrency\s+pairs?\b"),
+    ("prediction", r"\bprediction(?:\s+markets?)?\b|\bbinary\s+(?:shares?|options?|markets?)\b"),
 ]

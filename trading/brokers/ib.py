@@ -17,17 +17,18 @@ IB quirks handled here:
   acknowledges every cancel (or reports the child filled) and returns the live position the exit is
   sized from; unacknowledged cancels raise ``BrokerUnavailable`` and the exit is not sent.
 
-The connection and event intake are in ``ib_connection``, the mapping of ib_async objects in ``ib_rows``
-and the library import in ``ib_api``.
+The connection and event intake are in ``ib_connection``, the contracts per asset class in ``ib_contracts``,
+the mapping of ib_async objects in ``ib_rows`` and the library import in ``ib_api``.
 Failure contract: reads raise ``BrokerUnavailable`` on a timeout or socket loss; an exit that would open,
-grow or flip the live position raises ``ReduceOnlyViolation``; an unknown contract, a bad order type or
-price raise ValueError; an order that cannot be sent raises ``BrokerUnavailable``.
+grow or flip the live position raises ``ReduceOnlyViolation``; a symbol with no IB contract or one IB does
+not know raises ``IBContractError`` (a ValueError naming it); a bad order type or price raises ValueError;
+an order that cannot be sent raises ``BrokerUnavailable``.
 """
 from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from trading.brokers.base import (
@@ -40,8 +41,10 @@ from trading.brokers.base import (
 )
 from trading.brokers.ib_api import IB_ERRORS, ibapi
 from trading.brokers.ib_connection import IBConnection
-from trading.brokers.ib_rows import EPS, multiplier, round_to_tick, symbol_of
-from trading.domain.contracts import parse_ib_symbol, spec_for
+from trading.brokers.ib_contracts import IBContractError, contract_request, describe, front_month
+from trading.brokers.ib_rows import EPS, multiplier, multiplier_of, round_to_tick, symbol_of
+from trading.domain.contracts import spec_for
+from trading.domain.instruments import UnknownInstrument
 from trading.domain.models import Fill, Order, Position, Side
 from trading.domain.pnl import RoundTrip, round_trips
 
@@ -64,7 +67,7 @@ class IBBroker(IBConnection):
         for p in raw:
             if (self.account_id and p.account != self.account_id) or abs(p.position) < EPS:
                 continue
-            slot = agg.setdefault(symbol_of(p.contract), [0.0, 0.0, 0.0])
+            slot = agg.setdefault(symbol_of(p.contract, self._names), [0.0, 0.0, 0.0])
             slot[0] += p.position
             slot[1] += abs(p.position)
             slot[2] += abs(p.position) * p.avgCost / multiplier(p.contract)
@@ -114,21 +117,57 @@ class IBBroker(IBConnection):
 
     # ------------------------------------------------------------------ orders
     def qualify(self, symbol: str) -> Any:
-        """ESZ5 -> Future('ES', '202512', 'CME') qualified by the Gateway (conId, multiplier, localSymbol)."""
+        """The Gateway's contract for ``symbol`` (any registry asset class, ``ib_contracts``), cached per symbol.
+
+        IB's minTick and multiplier win over the registry's while connected (a difference is logged);
+        positions and fills of the contract carry ``symbol`` as asked. Raises ``IBContractError`` (a
+        ValueError) for a symbol with no IB contract or one IB does not know, naming it."""
         key = symbol.strip().upper()
         if key in self._contracts:
             return self._contracts[key]
-        fut = parse_ib_symbol(key, today=self._today)
-        spec = spec_for(fut.root)
-        contract = ibapi.Future(symbol=fut.root, lastTradeDateOrContractMonth=fut.expiry_month,
-                                exchange=spec.exchange, currency=spec.currency)
-        result = self._blocking("contract qualification", self._ib.qualifyContracts, contract)
-        qualified = [c for c in result if c is not None and not isinstance(c, list) and c.conId]
-        if not qualified:
-            raise ValueError(
-                f"IB does not know contract {symbol} ({fut.root} {fut.expiry_month} {spec.exchange})")
-        self._contracts[key] = qualified[0]
-        return qualified[0]
+        try:
+            spec = spec_for(key)
+        except UnknownInstrument as exc:
+            raise IBContractError(f"{key} is not a known futures symbol, stock, FX or crypto pair: {exc}") from None
+        request = contract_request(key, spec, today=self._today)
+        if request.secType == "FUT" and not request.lastTradeDateOrContractMonth:
+            # a bare root: IB lists the months (contract details), the front month is picked
+            listed = self._blocking("contract qualification", self._ib.reqContractDetails, request)
+            picked = front_month([d.contract for d in listed], self._today or date.today())
+            details = [d for d in listed if picked is not None and d.contract.conId == picked.conId]
+        else:
+            found = self._blocking("contract qualification", self._ib.qualifyContracts, request)
+            hits = [c for c in found if c is not None and not isinstance(c, list) and c.conId]
+            picked = hits[0] if hits else None
+            details = [] if picked is None else self._blocking(
+                "contract details", self._ib.reqContractDetails, ibapi.Contract(conId=picked.conId))
+        if picked is None or not picked.conId:
+            raise IBContractError(f"IB does not know contract {symbol} ({describe(request)}); check the symbol, or "
+                                  f"declare [instruments.{key}] (asset_class, exchange, currency, primary_exchange)")
+        self._adopt(key, spec, picked, details[0] if details else None)
+        return picked
+
+    def _adopt(self, key: str, spec: Any, contract: Any, details: Any) -> None:
+        """Remember the contract, its name and IB's tick; log where IB's word differs from the registry."""
+        self._contracts[key] = contract
+        self._names[contract.conId] = key
+        tick = float(details.minTick) if details is not None and details.minTick and details.minTick > 0 else 0.0
+        if tick:
+            self._ticks[key] = tick
+            if abs(tick - spec.tick) > 1e-12:
+                log.warning("IB's minTick for %s (%s) is %g, the registry's tick %g: IB's is used for rounding",
+                            key, contract.localSymbol, tick, spec.tick)
+        ib_mult = multiplier_of(contract)
+        if ib_mult and abs(ib_mult - spec.multiplier) > 1e-9:
+            log.warning("IB's multiplier for %s (%s) is %g, the registry's %g: IB's is used for positions; declare "
+                        "[instruments.%s] multiplier = %g to match it in PnL", key, contract.localSymbol, ib_mult,
+                        spec.multiplier, key, ib_mult)
+        log.info("qualified %s as %s conId %s (tick %g)", key, describe(contract), contract.conId,
+                 self.tick_for(key))
+
+    def tick_for(self, symbol: str) -> float:
+        """The price increment orders round to: IB's minTick once qualified, else the registry's tick."""
+        return self._ticks.get(symbol.strip().upper()) or spec_for(symbol).tick
 
     def place_bracket(self, req: BracketRequest) -> BracketOrders:
         """Entry + take-profit + stop-loss as one OCA group; only the last child transmits the lot."""
@@ -143,7 +182,7 @@ class IBBroker(IBConnection):
             raise ValueError(
                 f"stop {req.stop_price} / target {req.target_price} on the wrong side for {req.side}")
         contract = self.qualify(req.symbol)
-        tick = spec_for(req.symbol).tick
+        tick = self.tick_for(req.symbol)
         # round toward the entry: the worst case never exceeds what the guard measured
         stop = round_to_tick(req.stop_price, tick, up=long)
         target = round_to_tick(req.target_price, tick, up=not long)
@@ -197,7 +236,7 @@ class IBBroker(IBConnection):
         elif order_type == "LMT":
             if limit_price is None:
                 raise ValueError("a LMT exit needs limit_price")
-            tick = spec_for(symbol).tick   # never a worse price than asked
+            tick = self.tick_for(symbol)   # never a worse price than asked
             order = ibapi.LimitOrder(side.value, qty, round_to_tick(limit_price, tick, up=side is Side.SELL))
         else:
             raise ValueError(f"order_type must be MKT or LMT, got {order_type!r}")

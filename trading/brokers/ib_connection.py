@@ -51,7 +51,9 @@ class IBConnection(BrokerCallbacks):
         self.reconnect_interval_s = reconnect_interval_s
         self._today = today
         self._ib = ib if ib is not None else ibapi.IB()
-        self._contracts: dict[str, Any] = {}
+        self._contracts: dict[str, Any] = {}             # symbol as asked -> qualified contract
+        self._names: dict[int, str] = {}                   # conId -> the symbol it was asked as
+        self._ticks: dict[str, float] = {}                 # symbol -> IB's minTick
         self._cycles: dict[int, str] = {}                  # IB orderId -> trade_cycle_id
         self._pending: dict[str, tuple[float, Fill]] = {}  # execId -> (seen at, fill awaiting commission)
         self._emitted: dict[str, bool] = {}                # execId -> emitted with its commission?
@@ -254,7 +256,7 @@ class IBConnection(BrokerCallbacks):
 
 
     def _to_order(self, trade: Any, reduce_only: bool = False) -> Order | None:
-        return to_order(trade, self._cycles, reduce_only)
+        return to_order(trade, self._cycles, reduce_only, self._names)
 
     def _to_fill(self, fill: Any, with_commission: bool) -> Fill:
-        return to_fill(fill, with_commission, self._cycles, self._late_commission)
+        return to_fill(fill, with_commission, self._cycles, self._late_commission, self._names)

@@ -24,18 +24,29 @@ EPS = 1e-9
 _CANCEL_CODES = {202, 10148, 10147}
 
 
-def multiplier(contract: Any) -> float:
-    """Point multiplier from the contract IB returned, else from our contract specs."""
+def multiplier_of(contract: Any) -> float:
+    """The multiplier IB states on a contract; 0.0 when it states none (stocks, FX, crypto)."""
     try:
         m = float(contract.multiplier or 0)
     except (TypeError, ValueError):
-        m = 0.0
-    if m > 0:
-        return m
-    return spec_for(symbol_of(contract)).multiplier
+        return 0.0
+    return m if m > 0 else 0.0
 
 
-def symbol_of(contract: Any) -> str:
+def multiplier(contract: Any) -> float:
+    """Point multiplier from the contract IB returned, else from our contract specs."""
+    return multiplier_of(contract) or spec_for(symbol_of(contract)).multiplier
+
+
+def symbol_of(contract: Any, names: Mapping[int, str] | None = None) -> str:
+    """The symbol Warden knows a contract by: the one it was qualified as (``names``: conId -> symbol), else a
+    registry name: a future's localSymbol (ESZ5), EURUSD for IB's EUR.USD, BTCUSD for BTC.USD, BRK.B for BRK B."""
+    if names and contract.conId in names:
+        return names[contract.conId]
+    if contract.secType in ("CASH", "CRYPTO"):
+        return f"{contract.symbol}{contract.currency}"
+    if contract.secType == "STK":
+        return str(contract.symbol).replace(" ", ".")
     return str(contract.localSymbol or contract.symbol)
 
 
@@ -74,8 +85,10 @@ def order_status(ib_status: str, filled: float, qty: float, error_code: int) -> 
     return OrderStatus.SUBMITTED
 
 
-def to_order(trade: Any, cycles: Mapping[int, str], reduce_only: bool = False) -> Order | None:
-    """An ib_async Trade as an Order; ``cycles`` maps IB order ids to trade_cycle_ids."""
+def to_order(trade: Any, cycles: Mapping[int, str], reduce_only: bool = False,
+             names: Mapping[int, str] | None = None) -> Order | None:
+    """An ib_async Trade as an Order; ``cycles`` maps IB order ids to trade_cycle_ids, ``names`` conIds to
+    the symbols they were qualified as."""
     o, st = trade.order, trade.orderStatus
     qty = float(o.totalQuantity or 0)
     if qty <= 0:
@@ -88,7 +101,7 @@ def to_order(trade: Any, cycles: Mapping[int, str], reduce_only: bool = False) -
     cycle = cycles.get(o.orderId) or o.orderRef or ""
     has_limit = "LMT" in o.orderType.upper() and not unset(o.lmtPrice)
     return Order(
-        order_id=str(o.orderId), trade_cycle_id=cycle, symbol=symbol_of(trade.contract),
+        order_id=str(o.orderId), trade_cycle_id=cycle, symbol=symbol_of(trade.contract, names),
         side=Side(o.action), qty=qty, order_type=otype,
         limit_price=float(o.lmtPrice) if has_limit else None,
         stop_price=float(o.auxPrice) if otype is OrderType.STP and not unset(o.auxPrice) else None,
@@ -101,7 +114,7 @@ def to_order(trade: Any, cycles: Mapping[int, str], reduce_only: bool = False) -
 
 
 def to_fill(fill: Any, with_commission: bool, cycles: Mapping[int, str],
-            late_commission: Mapping[str, float]) -> Fill:
+            late_commission: Mapping[str, float], names: Mapping[int, str] | None = None) -> Fill:
     """An ib_async Fill as a Fill; ``late_commission`` holds reports that came after the fill was emitted."""
     e, rep = fill.execution, fill.commissionReport
     commission = 0.0
@@ -115,7 +128,7 @@ def to_fill(fill: Any, with_commission: bool, cycles: Mapping[int, str],
     if not isinstance(ts, datetime) or ts.tzinfo is None:
         ts = datetime.now(UTC)
     return Fill(
-        exec_id=e.execId, order_id=str(e.orderId), symbol=symbol_of(fill.contract),
+        exec_id=e.execId, order_id=str(e.orderId), symbol=symbol_of(fill.contract, names),
         side=Side.BUY if e.side.upper() in ("BOT", "BUY") else Side.SELL,
         qty=float(e.shares), price=float(e.price), ts=ts.astimezone(UTC), commission=float(commission),
         trade_cycle_id=cycles.get(e.orderId) or e.orderRef or None, broker_realized_pnl=realized,

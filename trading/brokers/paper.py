@@ -12,7 +12,9 @@ on restart, like a real broker's account when you reconnect); the prices come fr
   share an OCA group: a full fill cancels the sibling, a partial fill reduces it.
 - Reduce-only orders (and bracket children) are capped to the live position at fill time and
   cancelled when there is nothing left to reduce: they never open or flip a position.
-- Commission per contract/share; optional participation cap (a fraction of bar volume) gives partials.
+- Commission per asset class (``trading.domain.commissions``): futures ``commission_per_contract`` per contract,
+  stocks per share with a per-order minimum, crypto and FX bps of notional, Polymarket shares 0; overridable
+  per instrument. An optional participation cap (a fraction of bar volume) gives partials.
 - A binary share (``bounded_payoff``) settles at 1 or 0 through ``settle`` when its window resolves.
 - Cash = starting cash + realized PnL - commissions; equity = cash + open PnL marked to the last close.
 

@@ -1,7 +1,8 @@
 """The paper book's mechanics: creating orders, executing a fill against the account, OCA and cancels.
 
 A mixin of ``PaperBroker`` (``trading.brokers.paper``), which owns the lock, the persistence and the
-callbacks; here the account arithmetic: position, average price, realized PnL, fees, exec ids, the
+callbacks; here the account arithmetic: position, average price, realized PnL, fees (per asset class,
+``trading.domain.commissions``), exec ids, the
 parent's children armed by its fill, OCA siblings cancelled or shrunk. Called with the broker's lock held.
 Failure contract: no I/O and no raising for a well-formed book; ``spec_for`` raises ValueError for an
 unknown instrument (refused when the order was placed, so not here in practice).
@@ -12,6 +13,7 @@ import math
 from datetime import datetime
 
 from trading.brokers.paper_account import PaperAccount, Working
+from trading.domain.commissions import commission_model, fill_commission
 from trading.domain.contracts import spec_for
 from trading.domain.models import Fill, Order, OrderStatus, OrderType, Side
 
@@ -73,7 +75,8 @@ class PaperBook:
         if qty <= EPS:
             return None
         budget[0] -= qty
-        mult = spec_for(o.symbol).multiplier
+        spec = spec_for(o.symbol)
+        mult = spec.multiplier
         q0, avg = pos
         signed = o.side.sign * qty
         if q0 == 0 or q0 * signed > 0:
@@ -87,7 +90,10 @@ class PaperBook:
                 pos[0], pos[1] = 0.0, 0.0
             elif pos[0] * q0 < 0:       # crossed zero (only a plain order can): the rest opens at this price
                 pos[1] = price
-        fee = self.commission * qty
+        # per asset class (futures per contract, stocks per share with a minimum, crypto/FX bps of notional),
+        # charged per order: a partial fill never pays an order's minimum twice
+        fee = fill_commission(commission_model(spec, self.commission), mult, o.filled_qty, o.avg_fill_price or 0.0,
+                              qty, price)
         self.acct.fees += fee
         f = Fill(exec_id=self.acct.exec_id(), order_id=o.order_id, symbol=o.symbol, side=o.side, qty=qty,
                  price=price, ts=ts, commission=round(fee, 6), trade_cycle_id=o.trade_cycle_id)

@@ -1,4 +1,5 @@
-"""The built-in instrument data: CME futures and their micros, crypto and FX currency lists.
+"""The built-in instrument data: CME futures and their micros, crypto and FX currency lists, and the paper
+commission defaults per asset class (read by ``trading.domain.commissions``).
 
 Pure data read by ``trading.domain.instruments``; a user extends or overrides any of it with an
 ``[instruments.NAME]`` table in warden.toml (docs/bring-your-own-bot.md, "Instruments").
@@ -68,3 +69,20 @@ CENT_TICK_BASES = frozenset({"BTC", "XBT", "ETH", "BCH", "MKR", "BNB", "YFI"})
 
 FX_CURRENCIES = frozenset({"USD", "EUR", "GBP", "JPY", "CHF", "AUD", "CAD", "NZD", "SEK", "NOK", "DKK", "MXN",
                            "ZAR", "SGD", "HKD", "CNH", "PLN", "HUF", "CZK", "TRY"})
+
+# Paper commissions by asset class: (per unit, bps of notional, minimum per order, max % of notional).
+# per unit None = the broker's ``commission_per_contract`` ([broker], default FUTURES_PER_CONTRACT).
+# stock: IBKR Pro Fixed for US stocks (0.005 USD/share, min 1.00, max 1 % of trade value);
+# crypto spot: 10 bps (a 0.10 % spot taker fee); perpetual: 5 bps (a 0.05 % perpetual taker fee);
+# fx: IBKR Fixed spot FX (0.2 bps of trade value, min 2.00); prediction: 0 (paper; the Polymarket adapter
+# reports each real fill's fee from the market's fee_rate_bps).
+FUTURES_PER_CONTRACT = 2.25
+COMMISSIONS: dict[str, tuple[float | None, float, float, float | None]] = {
+    "future": (None, 0.0, 0.0, None),
+    "other": (None, 0.0, 0.0, None),
+    "stock": (0.005, 0.0, 1.0, 1.0),
+    "crypto": (0.0, 10.0, 0.0, None),
+    "perpetual": (0.0, 5.0, 0.0, None),
+    "fx": (0.0, 0.2, 2.0, None),
+    "prediction": (0.0, 0.0, 0.0, None),
+}

@@ -42,6 +42,12 @@ class InstrumentSpec(BaseModel, frozen=True):
     qty_step: float = 1.0         # minimum size increment (0.00001 BTC, 1 contract, 1 share)
     session: str = ""             # exchange calendar name where one applies (NYSE, CME_Equity); "" = 24/7
     description: str = ""
+    primary_exchange: str = ""    # a stock's listing exchange (ARCA, NASDAQ): disambiguates IB's SMART routing
+    # paper commission overrides; None = the asset class's default (trading.domain.commissions)
+    commission_per_unit: float | None = None
+    commission_bps: float | None = None
+    commission_min: float | None = None
+    commission_max_pct: float | None = None
 
     @property
     def quote_precision(self) -> int:
@@ -50,11 +56,15 @@ class InstrumentSpec(BaseModel, frozen=True):
 
 
 class InstrumentDecl(BaseModel):
-    """One ``[instruments.NAME]`` table in warden.toml: every field of InstrumentSpec but the key."""
+    """One ``[instruments.NAME]`` table in warden.toml: every field of InstrumentSpec but the key.
+
+    With ``asset_class`` it declares the whole instrument (``multiplier`` and ``tick`` required, the rest
+    defaulted). Without it, it overrides only the fields it names on the built-in spec of NAME
+    (``[instruments.SPY] commission_per_unit = 0.0035``)."""
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    asset_class: AssetClass
-    multiplier: float = Field(gt=0)
-    tick: float = Field(gt=0)
+    asset_class: AssetClass | None = None
+    multiplier: float | None = Field(default=None, gt=0)
+    tick: float | None = Field(default=None, gt=0)
     currency: str = "USD"
     venue: str = "paper"
     exchange: str = ""
@@ -62,11 +72,16 @@ class InstrumentDecl(BaseModel):
     session: str = ""
     bounded_payoff: bool = False
     description: str = ""
+    primary_exchange: str = ""
+    commission_per_unit: float | None = Field(default=None, ge=0)
+    commission_bps: float | None = Field(default=None, ge=0)
+    commission_min: float | None = Field(default=None, ge=0)
+    commission_max_pct: float | None = Field(default=None, gt=0)
 
 
 DECLARE_HINT = ("declare it in warden.toml as [instruments.{name}] with asset_class "
                 "(future|stock|crypto|perpetual|fx|prediction|other), multiplier, tick and optionally currency, "
-                "venue, exchange, qty_step, session")
+                "venue, exchange, qty_step, session, commission_per_unit, commission_bps, commission_min")
 
 
 class UnknownInstrument(ValueError):
@@ -82,17 +97,36 @@ _SEP_PAIR = re.compile(r"^(?P<base>[A-Z0-9]{2,12})[-/_](?P<quote>[A-Z0-9]{2,6})$
 
 def configure(tables: Mapping[str, Any]) -> None:
     """Install the user's ``[instruments.NAME]`` tables (replacing earlier ones); they win over built-ins."""
-    new: dict[str, InstrumentSpec] = {}
+    merged: dict[str, dict[str, Any]] = {}       # one table per name: WARDEN_INSTRUMENTS__SPY__... and [instruments.SPY]
     for name, table in tables.items():
         try:
             d = table if isinstance(table, InstrumentDecl) else InstrumentDecl.model_validate(table)
         except ValidationError as exc:
             errs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
             raise ValueError(f"[instruments.{name}] is invalid: {errs}") from None
-        key = name.strip().upper()
-        new[key] = InstrumentSpec(root=key, **d.model_dump())
+        merged.setdefault(name.strip().upper(), {}).update(d.model_dump(exclude_unset=True))   # later tables win
+    new = {key: _declared(key, InstrumentDecl.model_validate(fields)) for key, fields in merged.items()}
     _USER.clear()
     _USER.update(new)
+
+
+def _declared(key: str, d: InstrumentDecl) -> InstrumentSpec:
+    """A full declaration (with asset_class), or the named fields laid over the built-in spec of ``key``."""
+    if d.asset_class is not None:
+        missing = [f for f in ("multiplier", "tick") if getattr(d, f) is None]
+        if missing:
+            raise ValueError(f"[instruments.{key}] is invalid: {', '.join(missing)}: required with asset_class")
+        return InstrumentSpec(root=key, **d.model_dump())
+    saved = dict(_USER)
+    _USER.clear()            # the built-in spec, not an earlier table of the same name
+    try:
+        base = resolve(key)
+    except UnknownInstrument:
+        raise ValueError(f"[instruments.{key}] is invalid: {key} is no built-in instrument, so the table must "
+                         "declare asset_class, multiplier and tick") from None
+    finally:
+        _USER.update(saved)
+    return base.model_copy(update={k: v for k, v in d.model_dump(exclude_unset=True).items() if v is not None})
 
 
 def _future(root: str) -> InstrumentSpec:
@@ -135,6 +169,11 @@ def _split_pair(s: str) -> tuple[str, str] | None:
     generic = [(b, q) for b, q in splits if len(s) >= 6 and b.isalnum()]
     found = known or generic
     return found[0] if found else None
+
+
+def crypto_pair(symbol: str) -> tuple[str, str] | None:
+    """(base, quote) of a crypto pair symbol: BTCUSDT, BTC-USD, BTC/USDT -> ("BTC", "USDT"); None otherwise."""
+    return _split_pair(symbol.strip().upper())
 
 
 def _fx(s: str) -> InstrumentSpec | None:
@@ -217,17 +256,21 @@ class SizeDecision(BaseModel, frozen=True):
     qty: float                    # 0 = do not enter
     reason: str = ""              # why the size is what it is, or why it is refused
     notional: float = 0.0
+    code: str = ""                # a refusal's reason code (trading.domain.reason_codes), "" when sized
+    wanted: float = 0.0           # the quantity a refusal would have sent (0 when it rounds to nothing)
 
 
 def size_position(spec: InstrumentSpec, *, entry: float, stop: float | None, fixed_qty: float,
                   risk_per_trade: float | None, equity: float | None, max_notional_x: float,
                   max_qty: float = math.inf) -> SizeDecision:
     """A fixed quantity, or with ``risk_per_trade`` the quantity whose stop-out loses that much; refused
-    (qty 0, a reason) when the notional exceeds ``max_notional_x`` x equity or the size rounds to nothing.
+    (qty 0, a reason and its code) when the notional exceeds ``max_notional_x`` x equity (NOTIONAL_CAP),
+    the size rounds to nothing (SIZE_ROUNDS_TO_ZERO) or a risk-based size has no stop (MISSING_PROTECTION).
     A risk-based size is capped at ``max_qty`` (the position guard's limit), never above it."""
     if risk_per_trade is not None and not spec.bounded_payoff:
         if stop is None or not math.isfinite(stop) or stop == entry:
-            return SizeDecision(qty=0.0, reason="risk-based sizing needs a protective stop away from the entry")
+            return SizeDecision(qty=0.0, code="MISSING_PROTECTION",
+                                reason="risk-based sizing needs a protective stop away from the entry")
         raw = risk_per_trade / (abs(entry - stop) * spec.multiplier)
         qty = round_qty_down(min(raw, max_qty), spec.qty_step)
         why = (f"risk-based: {risk_per_trade:g} {spec.currency} / ({abs(entry - stop):g} x {spec.multiplier:g}) "
@@ -237,26 +280,28 @@ def size_position(spec: InstrumentSpec, *, entry: float, stop: float | None, fix
         why = f"fixed: {qty:g}"
     notional = abs(entry) * qty * spec.multiplier
     if qty <= 0:
-        return SizeDecision(qty=0.0, reason=f"{why}: rounds to nothing at a size step of {spec.qty_step:g}")
+        return SizeDecision(qty=0.0, code="SIZE_ROUNDS_TO_ZERO",
+                            reason=f"{why}: rounds to nothing at a size step of {spec.qty_step:g}")
     if equity is not None and equity > 0 and notional > max_notional_x * equity:
-        return SizeDecision(qty=0.0, notional=notional,
+        return SizeDecision(qty=0.0, notional=notional, code="NOTIONAL_CAP", wanted=qty,
                             reason=f"{why}: notional {notional:,.2f} {spec.currency} of {spec.root} exceeds "
                                    f"{max_notional_x:g} x equity {equity:,.2f} (guards.max_notional_x_equity)")
     return SizeDecision(qty=qty, reason=why, notional=notional)
 
 
 def size_entry(symbol: str, entry: float, stop: float | None, fixed_qty: float, guards: Any,
-               equity: float | None, trade_cycle_id: str) -> float:
-    """The entry quantity for the session loop: ``guards.risk_per_trade`` / ``max_notional_x_equity`` applied
-    to the instrument; 0.0 means refused, logged at WARNING with the trade cycle id and the reason."""
+               equity: float | None, trade_cycle_id: str) -> SizeDecision:
+    """The entry size for the session loop: ``guards.risk_per_trade`` / ``max_notional_x_equity`` applied
+    to the instrument; ``qty`` 0.0 means refused (logged at WARNING with the trade cycle id, the reason and
+    its code)."""
     try:
         spec = resolve(symbol)
-    except UnknownInstrument:
-        return fixed_qty        # the venue refuses the unknown symbol itself, with its own error
+    except UnknownInstrument:       # the venue refuses the unknown symbol itself, with its own error
+        return SizeDecision(qty=fixed_qty, reason="unknown instrument: the venue judges it")
     decision = size_position(spec, entry=entry, stop=stop, fixed_qty=fixed_qty,
                              risk_per_trade=getattr(guards, "risk_per_trade", None), equity=equity,
                              max_notional_x=getattr(guards, "max_notional_x_equity", 10.0),
                              max_qty=getattr(guards, "max_position_qty", math.inf))
     if not decision.qty:
-        log.warning("entry %s on %s not sized: %s", trade_cycle_id, symbol, decision.reason)
-    return decision.qty
+        log.warning("entry %s on %s not sized (%s): %s", trade_cycle_id, symbol, decision.code, decision.reason)
+    return decision

@@ -47,6 +47,9 @@ class ReasonCode(StrEnum):
     PNL_MISMATCH = "PNL_MISMATCH"                # broker realized PnL disagrees with fills
     NUMBER_UNGROUNDED = "NUMBER_UNGROUNDED"      # an LLM rationale cites a number no tool produced
     MEMORY_WAIT = "MEMORY_WAIT"                  # WAIT advised by Warden's own memory (similar past cycles lost)
+    # entry sizing (trading.domain.instruments.size_position): refused before the guards see an intent
+    NOTIONAL_CAP = "NOTIONAL_CAP"                # entry notional above guards.max_notional_x_equity x equity
+    SIZE_ROUNDS_TO_ZERO = "SIZE_ROUNDS_TO_ZERO"  # the size rounds to nothing at the instrument's size step
 
 
 # Codes that describe an adjustment or a flag, never a block on their own.

@@ -32,6 +32,7 @@ from trading.market.candles import Bar
 from trading.records.journal import Journal, JournalUnwritable
 from trading.records.journal_records import OutcomeRecord, TradeRecord
 from trading.records.learning_hooks import LearningHooks
+from trading.records.outcome_schema import money_decimals
 from trading.records.risk_ledger import RiskLedger
 from trading.records.telemetry import EventLog, EventType
 
@@ -169,12 +170,13 @@ class OutcomeResolver:
             return None
         if abs(sum(f.signed_qty for f in fills)) > EPS:
             return None
-        trips = round_trips(fills)
+        nd = money_decimals(trade.currency)    # cents; a BTC-quoted PnL (ETHBTC) keeps 8 decimals
+        trips = round_trips(fills, ndigits=nd)
         if not trips:
             return None
-        gross = round(sum(t.gross_pnl for t in trips), 2)
-        fees = round(sum(f.commission for f in fills), 2)
-        net = round(gross - fees, 2)
+        gross = round(sum(t.gross_pnl for t in trips), nd)
+        fees = round(sum(f.commission for f in fills), nd)
+        net = round(gross - fees, nd)
         qty = sum(t.qty for t in trips)
         last = fills[-1]
         role = ""

@@ -28,7 +28,6 @@ from typing import Any
 
 from trading.brokers.base import Broker, BrokerUnavailable
 from trading.brokers.paper import PaperBroker
-from trading.domain.instruments import size_entry
 from trading.domain.models import (
     Advisory,
     AdvisoryAction,
@@ -41,6 +40,7 @@ from trading.domain.models import (
     utcnow,
 )
 from trading.domain.reason_codes import ReasonCode
+from trading.execution import session_report as report
 from trading.execution.advisor import Advisor, AdvisorContext, rule_advisor
 from trading.execution.executor import ExecutionResult, GuardedExecutor
 from trading.execution.session_report import SessionFiles, SessionSummary, files_on_disk, progress_line, summarize
@@ -52,7 +52,6 @@ from trading.records.telemetry import EventType
 
 log = logging.getLogger(__name__)
 __all__ = ["SessionFiles", "SessionSummary", "TradingSession"]
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,9 +267,10 @@ class TradingSession:
             stop, target = m.get("stop", stop), m.get("target", target)
             side = m.get("side", side)           # a SELL view on the asset is a BUY of the Down share
             market = {k: m[k] for k in ("market_slug", "outcome_label", "resolve_by") if m.get(k) is not None}
-        if kind is IntentKind.ENTRY and not (qty := size_entry(symbol, price, stop, self.qty, self.executor.guards,
-                                                                self._end_equity or self._start_equity, cycle)):
-            return None      # refused as absurd for the instrument (logged with the cycle id by size_entry)
+        if kind is IntentKind.ENTRY and not (qty := report.size_or_refuse(
+                self.executor, symbol, side, price, stop, target, self.qty, self._end_equity or self._start_equity,
+                cycle, now)):
+            return None      # refused by its size: recorded and counted like a guard block (session_report)
         intent = OrderIntent(kind=kind, side=side, qty=qty, symbol=symbol, price=price,
                              stop=stop if kind is IntentKind.ENTRY else None,
                              target=target if kind is IntentKind.ENTRY else None,

@@ -4,9 +4,12 @@ describes) and its progress lines.
 The summary counts what is on disk: ``trades`` are the journal's outcomes of the trades this session
 opened, ``outcome_files`` the outcome files of those trades that exist (with their snapshot), and
 ``blocked_orders`` equals the sum of ``blocked_by_reason`` (each blocked order counted once, under its
-first blocking code; further codes of the same verdict are in ``blocked_also``).
+first blocking code; further codes of the same verdict are in ``blocked_also``). An entry refused by its
+size (``size_or_refuse``: NOTIONAL_CAP, SIZE_ROUNDS_TO_ZERO, MISSING_PROTECTION) is a blocked order too,
+recorded like a guard block (a BLOCK verdict in the event log and the journal) and counted under its code.
 Failure contract: pure formatting and file-existence checks; raises nothing for missing files (they
-are simply not counted).
+are simply not counted); ``size_or_refuse`` leaves a journal that refuses the verdict to the executor's
+own handling (halted entries, counted).
 """
 from __future__ import annotations
 
@@ -18,8 +21,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from trading.domain.instruments import size_entry
+from trading.domain.models import IntentKind, OrderIntent, Side
+from trading.domain.reason_codes import ReasonCode
+from trading.guards.verdict import GuardVerdict
 from trading.records.journal_records import OutcomeRecord
-from trading.records.outcome_schema import artefact_paths
+from trading.records.outcome_schema import artefact_paths, instrument_facts, money_decimals
 
 
 class SessionSummary(BaseModel):
@@ -34,8 +41,9 @@ class SessionSummary(BaseModel):
     wins: int = 0
     losses: int = 0
     win_rate_pct: float | None = None
-    pnl_usd: float = 0.0                 # net, from fills
+    pnl_usd: float = 0.0                 # net, from fills, in ``currency`` (the field name is historical)
     fees_usd: float = 0.0
+    currency: str = "USD"                # the instrument's PnL currency (BTC for ETHBTC), from the registry
     start_equity: float | None = None
     end_equity: float | None = None
     max_drawdown_usd: float = 0.0
@@ -135,12 +143,14 @@ def summarize(session: Any) -> SessionSummary:
     if ex.events.torn_tails:      # a torn last line left by a killed writer, cut on open
         errors["event_log_torn_lines_cut"] = ex.events.torn_tails
     files = session.files
+    ccy = instrument_facts(session.symbol, str(getattr(session.broker, "name", ""))).currency
     return SessionSummary(
         broker=str(getattr(session.broker, "name", "")), symbol=session.symbol, bars=session._bars,
         bars_skipped=session.skipped, signals=session.counts["signals"], entries_sent=ex.stats["entries_sent"],
         exits_sent=ex.stats["exits_sent"], trades=len(outs), wins=wins, losses=len(outs) - wins,
         win_rate_pct=round(wins / len(outs) * 100, 2) if outs else None,
-        pnl_usd=round(sum(o.pnl for o in outs), 2), fees_usd=round(sum(o.fees for o in outs), 2),
+        pnl_usd=round(sum(o.pnl for o in outs), money_decimals(ccy)),
+        fees_usd=round(sum(o.fees for o in outs), money_decimals(ccy)), currency=ccy,
         start_equity=session._start_equity, end_equity=session._end_equity,
         max_drawdown_usd=round(session._max_dd[0], 2), max_drawdown_pct=round(session._max_dd[1], 4),
         blocked_orders=sum(ex.blocked.values()), blocked_by_reason=dict(sorted(ex.blocked.items())),
@@ -154,3 +164,24 @@ def summarize(session: Any) -> SessionSummary:
         paths={"journal": str(files.journal), "events": str(files.events),
                "ledger": str(files.ledger), "data_dir": str(files.data_dir)} if files else {},
         elapsed_s=round(elapsed, 3), bars_per_s=round(session._bars / elapsed, 1) if elapsed > 0 else None)
+
+
+def size_or_refuse(executor: Any, symbol: str, side: Side, price: float, stop: float | None, target: float | None,
+                   qty: float, equity: float | None, cycle: str, now: datetime) -> float:
+    """The entry quantity (``trading.domain.instruments.size_entry``), or 0.0 for a refused entry, which is
+    recorded like a guard block: a BLOCK verdict with its reason code in the event log and the journal,
+    counted in the executor's ``blocked`` (so the summary's blocked = the sum of its per-reason counts)."""
+    d = size_entry(symbol, price, stop, qty, executor.guards, equity, cycle)
+    if d.qty:
+        return d.qty
+    code = ReasonCode(d.code) if d.code in ReasonCode.__members__ else ReasonCode.INPUT_INVALID
+    intent = OrderIntent(kind=IntentKind.ENTRY, side=side, qty=d.wanted or qty, symbol=symbol, price=price,
+                         stop=stop, target=target, trade_cycle_id=cycle, created_at=now)
+    verdict = GuardVerdict(allowed=False, reason_codes=[code], intent=intent, original_intent=intent,
+                           judged_as=IntentKind.ENTRY,
+                           evidence={"sizing": d.reason, "notional": round(d.notional, 2), "stage": "sizing"})
+    executor._log_verdict(verdict, now)     # the executor's record of a verdict: event log first, then journal
+    executor.stats["blocked"] += 1
+    executor.stats["sizing_refused"] += 1
+    executor.blocked[code.value] += 1
+    return 0.0

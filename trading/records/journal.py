@@ -31,7 +31,8 @@ from trading.records.journal_records import (
     outcome_from_row,
     trade_from_row,
 )
-from trading.records.journal_schema import MIGRATIONS, SCHEMA_VERSION
+from trading.records.journal_schema import BACKFILLS, MIGRATIONS, SCHEMA_VERSION
+from trading.records.outcome_schema import instrument_facts
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ class Journal:
             with self._tx() as c:
                 for stmt in MIGRATIONS[v]:
                     c.execute(stmt)
+                if v + 1 in BACKFILLS:
+                    BACKFILLS[v + 1](c)
                 c.execute(f"PRAGMA user_version={v + 1}")
             log.info("journal %s migrated to schema v%d", self.path, v + 1)
 
@@ -167,17 +170,21 @@ class Journal:
 
     # -- trades ------------------------------------------------------------------------------------
     def open_trade(self, t: TradeRecord) -> None:
+        """Record a trade; its asset class and currency come from the registry when the record has none."""
+        facts = instrument_facts(t.symbol, t.venue) if not (t.asset_class and t.currency) else None
         with self._tx() as c:
             c.execute(
                 """INSERT INTO trades(trade_cycle_id, venue, account, symbol, side, qty, status, opened_at, closed_at,
                    stop, target, ref_price, resolve_by, market_slug, outcome_label, signal_json, advisory_json,
-                   risk_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                   risk_json, asset_class, currency) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                    ON CONFLICT(trade_cycle_id) DO NOTHING""",
                 (t.trade_cycle_id, t.venue, t.account, t.symbol, t.side.value, t.qty, t.status, t.opened_at.isoformat(),
                  iso(t.closed_at), t.stop, t.target, t.ref_price, iso(t.resolve_by), t.market_slug,
                  t.outcome_label, json.dumps(t.signal, default=str) if t.signal else None,
                  json.dumps(t.advisory, default=str) if t.advisory else None,
-                 json.dumps(t.risk, default=str) if t.risk else None))
+                 json.dumps(t.risk, default=str) if t.risk else None,
+                 t.asset_class or (facts.asset_class if facts else ""),
+                 (t.currency or (facts.currency if facts else "")).upper()))
 
     def set_trade_status(self, trade_cycle_id: str, status: str, closed_at: datetime | None = None) -> None:
         with self._tx() as c:

@@ -24,6 +24,8 @@ class TradeRecord(BaseModel):
     side: Side
     qty: float
     status: str                      # pending | open | closed | rejected | cancelled
+    asset_class: str = ""            # the registry's class (future, stock, crypto, ...); "" = from the symbol
+    currency: str = ""               # what the trade's PnL is counted in; "" = from the symbol
     opened_at: datetime
     closed_at: datetime | None = None
     stop: float | None = None
@@ -71,6 +73,7 @@ def trade_from_row(r: sqlite3.Row) -> TradeRecord:
         qty=r["qty"], status=r["status"], opened_at=datetime.fromisoformat(r["opened_at"]), closed_at=parse_dt(r["closed_at"]),
         stop=r["stop"], target=r["target"], ref_price=r["ref_price"], resolve_by=parse_dt(r["resolve_by"]),
         market_slug=r["market_slug"], outcome_label=r["outcome_label"],
+        asset_class=r["asset_class"], currency=r["currency"],
         signal=json.loads(r["signal_json"]) if r["signal_json"] else None,
         advisory=json.loads(r["advisory_json"]) if r["advisory_json"] else None,
         risk=json.loads(r["risk_json"]) if r["risk_json"] else None)

@@ -1,10 +1,22 @@
 """The journal's schema as an ordered list of migrations; ``SCHEMA_VERSION`` is how many there are.
 
 Each migration moves the schema from version i to i+1 (``PRAGMA user_version``). Never edit one that
-has shipped: append. Failure contract: data only, nothing here raises; ``Journal`` applies them in one
-transaction each and raises ``JournalError`` for a file newer than this list.
+has shipped: append. A migration that needs values computed in Python (v2: each trade's asset class and
+currency from its symbol) names a backfill in ``BACKFILLS``, run in the same transaction.
+
+Failure contract: the SQL is data; a backfill raises only what sqlite3 raises; ``Journal`` applies each
+migration in one transaction (so a failed backfill leaves the file at its old version) and raises
+``JournalError`` for a file newer than this list.
 """
 from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+
+from trading.records.outcome_schema import instrument_facts
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS: list[list[str]] = [
     [  # 0 -> 1
@@ -44,5 +56,29 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX fills_account ON fills(account, symbol)",
         "CREATE INDEX verdicts_cycle ON verdicts(trade_cycle_id)",
     ],
+    [  # 1 -> 2: the instrument's asset class and PnL currency on every trade (issue 12); the journal fills
+       # the rows of an older file from their symbols in the same transaction (``Journal._backfill``)
+        "ALTER TABLE trades ADD COLUMN asset_class TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE trades ADD COLUMN currency TEXT NOT NULL DEFAULT ''",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def backfill_instruments(c: sqlite3.Connection) -> int:
+    """Fill asset_class / currency of trades written before schema v2 from their symbol (and venue): only
+    empty ones, so running it again changes nothing. Returns how many rows it filled."""
+    rows = c.execute("SELECT DISTINCT symbol, venue FROM trades WHERE asset_class='' OR currency=''").fetchall()
+    n = 0
+    for symbol, venue in rows:
+        f = instrument_facts(symbol, venue)
+        n += c.execute("UPDATE trades SET asset_class=CASE asset_class WHEN '' THEN ? ELSE asset_class END, "
+                       "currency=CASE currency WHEN '' THEN ? ELSE currency END "
+                       "WHERE symbol=? AND venue=? AND (asset_class='' OR currency='')",
+                       (f.asset_class, f.currency, symbol, venue)).rowcount
+    if n:
+        log.info("journal: asset class and currency filled for %d trade(s) from their symbols", n)
+    return n
+
+
+BACKFILLS: dict[int, Callable[[sqlite3.Connection], int]] = {2: backfill_instruments}   # by target version

@@ -29,6 +29,7 @@ from trading.records.outcome_schema import (
     RiskParams,
     TradeOutcome,
     VerdictRecord,
+    facts_for,
     write_outcome,
     write_snapshot,
 )
@@ -119,10 +120,12 @@ class LearningHooks:
                           max_consecutive_losses=self.guards.max_consecutive_losses,
                           stop=trade.stop, target=trade.target,
                           worst_case_loss=(trade.risk or {}).get("worst_case_loss"))
+        facts = facts_for(trade.symbol, trade.venue, trade.asset_class, trade.currency)   # the journal's, else the registry's
         features = dict(signal.features) if signal else {}
         features.update(feats)
         doc = TradeOutcome(
             trade_cycle_id=trade.trade_cycle_id, venue=trade.venue, symbol=trade.symbol, side=trade.side.value,
+            asset_class=facts.asset_class, currency=facts.currency, multiplier=facts.multiplier,
             qty=outcome.qty if outcome.qty is not None else trade.qty, opened_at=trade.opened_at,
             closed_at=outcome.resolved_at,
             entry_price=outcome.entry_price if outcome.entry_price is not None else (trade.ref_price or 0.0),

@@ -41,6 +41,16 @@ class LegacyTrade(BaseModel):
     status: str | None = None
     result: LegacyOutcome | None = None   # None: no outcome was ever recorded (seed 001)
 
+    @property
+    def asset_class(self) -> str:
+        """Every legacy trade is a Polymarket share (trading.records.outcome_schema.instrument_facts)."""
+        return "prediction"
+
+    @property
+    def currency(self) -> str:
+        """Its cost, payout and PnL are in USDC."""
+        return "USDC"
+
     def expected_pnl(self, winner: str) -> float | None:
         """A share pays 1 USD when its outcome wins: size x (1 - price) on a win, -cost on a loss."""
         if self.size is None or self.price is None or self.outcome is None:

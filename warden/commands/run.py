@@ -177,6 +177,8 @@ def _run_locked(*, candles: Path, broker: BrokerChoice, symbol: str, qty: float,
         brk = make_broker(broker.value, settings, fresh_account=fresh_account)
         if broker is not BrokerChoice.paper:
             brk.connect()
+        if callable(qualify := getattr(brk, "qualify", None)):
+            qualify(symbol)     # IB: a contract the Gateway does not know stops here (ValueError naming it, exit 2)
         session, problems = open_session(settings, brk, symbol=symbol, data_dir=data_dir, signals=source,
                                          advisor=adv, qty=qty, replay=broker is BrokerChoice.paper,
                                          candle_asset=Path(candles).name.split("-")[0].split("_")[0],
@@ -235,6 +237,13 @@ def _money(v: float | None) -> str:
     return f"{v:,.2f}" if v is not None else "?"
 
 
+def _amount(v: float, currency: str) -> str:
+    """Cents for USD, a stablecoin or a fiat currency; up to 8 significant digits for a coin (0.00123 BTC)."""
+    from trading.records.outcome_schema import money_decimals
+
+    return f"{v:,.2f}" if money_decimals(currency) == 2 else f"{v:,.8g}"
+
+
 def _print_summary(s: Any) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -247,7 +256,8 @@ def _print_summary(s: Any) -> None:
         ("bars", bars), ("signals", f"{s.signals}"),
         ("entries sent / exits sent", f"{s.entries_sent} / {s.exits_sent}"),
         ("trades closed", f"{s.trades} ({s.wins} won, {s.losses} lost)"), ("win rate", wr),
-        ("PnL (net, from fills)", f"{s.pnl_usd:,.2f} USD (fees {s.fees_usd:,.2f})"),
+        ("PnL (net, from fills)", f"{_amount(s.pnl_usd, s.currency)} {s.currency} "
+                                  f"(fees {_amount(s.fees_usd, s.currency)})"),
         ("equity start -> end", f"{_money(s.start_equity)} -> {_money(s.end_equity)}"),
         ("max drawdown", f"{s.max_drawdown_usd:,.2f} USD ({s.max_drawdown_pct:.2f}%)"),
         ("blocked orders", f"{s.blocked_orders}"),

@@ -43,7 +43,8 @@ def serve(data_dir: DataDir = DEFAULT_DATA_DIR,
     print(f"warden desk on {url} over {data_dir}" + (" (read-only)" if read_only else ""), flush=True)
     if token:
         print("this address is reachable from other machines: the token above is required", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # open event streams (the Live page) would hold a graceful shutdown for minutes: give them 1 s
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=1)
 
 
 def register(app: typer.Typer) -> None:

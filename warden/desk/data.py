@@ -122,6 +122,14 @@ def snapshot(data_dir: Path, trade_cycle_id: str) -> dict[str, Any] | None:
     return None
 
 
+def position_text(v: Any) -> str:
+    """A paper position ``[qty, avg price]`` as ``qty @ avg``; anything else as its text."""
+    if isinstance(v, list | tuple) and len(v) == 2 and all(isinstance(x, int | float) for x in v):
+        qty, avg = (int(x) if float(x).is_integer() else x for x in v)
+        return f"{qty} @ {avg}"
+    return str(v)
+
+
 def paper_accounts(data_dir: Path) -> list[dict[str, Any]]:
     """Each paper account's positions, marks and working orders."""
     out = []
@@ -132,6 +140,7 @@ def paper_accounts(data_dir: Path) -> list[dict[str, Any]]:
         working = [o.get("order", {}) for o in doc.get("orders", [])
                    if isinstance(o, dict) and str(o.get("order", {}).get("status", "")) in
                    ("pending", "submitted", "partial")]
-        out.append({"account": str(doc.get("account_id", ent.name)), "positions": doc.get("positions") or {},
+        out.append({"account": str(doc.get("account_id", ent.name)),
+                    "positions": {str(k): position_text(v) for k, v in (doc.get("positions") or {}).items()},
                     "marks": doc.get("marks") or {}, "open_orders": working, "now": doc.get("now")})
     return out

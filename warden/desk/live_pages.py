@@ -1,5 +1,8 @@
 """Live page: positions, open orders, equity and drawdown against the peak and halt level, the last cycles
-and halts of the run(s) in the data dir; refreshed without a reload by polling ``/api/live`` (JSON).
+and halts of the run(s) in the data dir; pushed without a reload by server-sent events
+(``/api/live/events``, warden.desk.live_stream), with polling of ``/api/live`` (JSON) as the fallback.
+Paper accounts come from their files; IB / Polymarket positions and open orders as the journal records
+them, with the last reconcile (warden.desk.recorded).
 
 Cycles are folded from the tail of events.jsonl: per trade_cycle_id, the signal, the advisory (action,
 source, rationale), the guard verdict (allowed, reason codes), the orders and the fills.
@@ -12,8 +15,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from warden.desk import live_stream
 from warden.desk.base import Desk
 from warden.desk.data import events, paper_accounts
+from warden.desk.recorded import broker_books, last_reconcile
 from warden.desk.risk_pages import ledgers
 
 TAIL = 400
@@ -25,7 +30,7 @@ def cycles(evs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     by_id: dict[str, dict[str, Any]] = {}
     for e in evs:
         tid = e.get("trade_cycle_id")
-        if not tid:
+        if not tid or str(tid).startswith("review:"):   # a review's own events are not trade cycles
             continue
         c = by_id.setdefault(tid, {"id": tid, "ts": "", "signal": "", "advisory": "", "verdict": "", "codes": [],
                                    "orders": 0, "fills": 0, "pnl": None})
@@ -34,7 +39,10 @@ def cycles(evs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         kind = e.get("event")
         if kind == "signal":
             s = p.get("signal") or {}
-            c["signal"] = f"{p.get('kind', '')} {s.get('side', '')} {s.get('symbol', '')} @ {s.get('price', '')}"
+            price = s.get("price")
+            c["signal"] = " ".join(str(x) for x in (p.get("kind", ""), s.get("side", ""), s.get("symbol", "")) if x)
+            if price not in (None, ""):
+                c["signal"] += f" @ {price}"
         elif kind == "advisory":
             c["advisory"] = f"{p.get('action', '')} ({p.get('source', '')}): {p.get('rationale', '')}"
         elif kind == "guard_verdict":
@@ -57,7 +65,10 @@ def snapshot(desk: Desk) -> dict[str, Any]:
     halts = [{"ts": str(e.get("ts", "")), "codes": [str(x) for x in e.get("reason_codes") or []],
               "detail": str((e.get("payload") or {}).get("detail", "")) if isinstance(e.get("payload"), dict) else ""}
              for e in evs if e.get("event") == "halt"]
-    return {"risk": risk, "accounts": paper_accounts(desk.data_dir), "cycles": cycles(evs), "halts": halts[-20:]}
+    books = broker_books(desk.data_dir)
+    return {"risk": risk, "accounts": paper_accounts(desk.data_dir), "brokers": books["books"],
+            "brokers_error": books["error"], "reconcile": last_reconcile(evs), "cycles": cycles(evs),
+            "halts": halts[-20:]}
 
 
 def router(desk: Desk) -> APIRouter:
@@ -71,4 +82,5 @@ def router(desk: Desk) -> APIRouter:
     def live_json() -> dict[str, Any]:
         return snapshot(desk)
 
+    r.include_router(live_stream.router(desk, snapshot))
     return r

@@ -15,10 +15,12 @@ from fastapi.responses import FileResponse, HTMLResponse
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from warden.desk.approval_pages import run_of_review, run_view
 from warden.desk.base import Desk
 
 FINAL = "INCIDENT_ANALYSIS_FINAL.md"
 DEPTH = 4
+RUNS_DETAILED = 30          # the newest runs listed with their status and pending count
 IMAGES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
@@ -66,8 +68,11 @@ def router(desk: Desk) -> APIRouter:
     def listing(request: Request) -> HTMLResponse:
         from graphs.review_runner import list_runs
 
+        ids = list_runs(desk.data_dir)
+        recent = set(ids[-RUNS_DETAILED:])      # run ids start with their time: the newest last
+        runs = [run_view(desk, rid) if rid in recent else None for rid in ids]
         return desk.render(request, "reviews.html", reviews=sorted(reviews(desk.data_dir)),
-                           runs=list_runs(desk.data_dir))
+                           runs=[v or {"run_id": rid} for rid, v in zip(ids, runs, strict=True)][::-1])
 
     @r.get("/reviews/{rid:path}/file/{name:path}", response_model=None)
     def review_file(request: Request, rid: str, name: str) -> FileResponse | HTMLResponse:
@@ -88,7 +93,9 @@ def router(desk: Desk) -> APIRouter:
         d = _dir(rid)
         teams = sorted((d / "teams").glob("*.md")) if (d / "teams").is_dir() else []
         plots = sorted(str(p.relative_to(d)) for p in d.rglob("*") if p.suffix.lower() in IMAGES and p.is_file())
+        run_id = run_of_review(d)
         return desk.render(request, "review.html", rid=rid, final=render_markdown(_read(d / FINAL)),
-                           teams=[(t.stem, render_markdown(_read(t))) for t in teams], plots=plots[:50])
+                           teams=[(t.stem, render_markdown(_read(t))) for t in teams], plots=plots[:50],
+                           run=run_view(desk, run_id) if run_id else None)
 
     return r
