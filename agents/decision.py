@@ -37,8 +37,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.data_ingestion import MarketFeatures
 from agents.llm import LLMUnavailable, Reasoner
+from trading.domain.instruments import UnknownInstrument, resolve
 from trading.domain.models import Advisory, AdvisoryAction, Signal
 from trading.domain.reason_codes import ReasonCode
+from trading.records.outcome_schema import money_decimals, same_money
 from trading.settings import MemoryRuleConfig
 
 log = logging.getLogger(__name__)
@@ -86,15 +88,21 @@ def memory_verdict(cycles: Sequence[Mapping[str, Any]], rule: MemoryRuleConfig) 
             "prior_win_rate": prior}
 
 
-def summarize_similar(cycles: Sequence[Mapping[str, Any]], rule: MemoryRuleConfig | None = None) -> dict[str, Any]:
+def summarize_similar(cycles: Sequence[Mapping[str, Any]], rule: MemoryRuleConfig | None = None,
+                      currency: str = "USD") -> dict[str, Any]:
     """Win rate and mean PnL of the similar past cycles and the memory rule's verdict (tool arithmetic,
-    quoted by the agent)."""
+    quoted by the agent). The mean PnL is over the cycles whose PnL is in ``currency`` (the signal's
+    instrument's; USD stablecoins count as USD): a BTC PnL is never averaged with a USD one."""
     n = len(cycles)
     wins = sum(1 for c in cycles if c.get("won"))
-    pnls = [float(c["pnl_usd"]) for c in cycles if c.get("pnl_usd") is not None]
+    ccy = same_money(currency)
+    pnls = [float(c["pnl_usd"]) for c in cycles
+            if c.get("pnl_usd") is not None and same_money(str(c.get("currency") or "USD")) == ccy]
+    other = sum(1 for c in cycles if c.get("pnl_usd") is not None) - len(pnls)
     return {"n_similar": n, "wins": wins, "losses": n - wins,
             "win_rate": round(wins / n, 4) if n else None,
-            "avg_pnl_usd": round(sum(pnls) / len(pnls), 2) if pnls else None,
+            "avg_pnl_usd": round(sum(pnls) / len(pnls), money_decimals(ccy)) if pnls else None,
+            "avg_pnl_currency": ccy, "pnl_other_currency": other,
             "rule": memory_verdict(cycles, rule or MemoryRuleConfig()),
             "cycles": [{k: v for k, v in c.items() if k not in ("explore", "rule_cfg")}
                        for c in cycles[:MAX_SIMILAR_IN_PROMPT]]}
@@ -106,6 +114,14 @@ def _rule_of(cycles: Sequence[Mapping[str, Any]]) -> MemoryRuleConfig:
     return MemoryRuleConfig.model_validate(raw) if raw else MemoryRuleConfig()
 
 
+def _currency_of(symbol: str) -> str:
+    """The currency the signal's instrument counts PnL in (USD when the registry does not know it)."""
+    try:
+        return resolve(symbol).currency
+    except UnknownInstrument:
+        return "USD"
+
+
 def decision_evidence(signal: Signal, features: MarketFeatures, intent_kind: str,
                       similar: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     return {
@@ -114,7 +130,7 @@ def decision_evidence(signal: Signal, features: MarketFeatures, intent_kind: str
                    "target": signal.target, "symbol": signal.symbol},
         "bot_intent": intent_kind,
         "features": features.model_dump(mode="json"),
-        "memory": summarize_similar(similar, _rule_of(similar)),
+        "memory": summarize_similar(similar, _rule_of(similar), _currency_of(signal.symbol)),
         "thresholds": dict(THRESHOLDS),
     }
 
@@ -188,16 +204,18 @@ class RagSimilarCycles:
         self.same_asset = same_asset
         self.consecutive_vetoes = 0           # memory WAITs in a row (the lock-out cap)
         self.explored = 0
-        self._rows: tuple[int, dict[str, tuple[float | None, str, str]]] | None = None
+        self._rows: tuple[int, dict[str, tuple[float | None, str, str, str]]] | None = None
 
-    def _display(self) -> dict[str, tuple[float | None, str, str]]:
+    def _display(self) -> dict[str, tuple[float | None, str, str, str]]:
         df = self.store.table.load()            # cached by the table on its file's mtime
         if self._rows is None or self._rows[0] != id(df):
             pnl = df["pnl_usd"].tolist() if "pnl_usd" in df else [None] * len(df)
             reg = df["regime"].tolist() if "regime" in df else [""] * len(df)
             ex = df["exit_reason"].tolist() if "exit_reason" in df else [""] * len(df)
-            self._rows = (id(df), {i: (p if p == p else None, str(r or ""), str(e or "")) for i, p, r, e in
-                                   zip(df["trade_cycle_id"].tolist(), pnl, reg, ex)})
+            cur = df["currency"].tolist() if "currency" in df else ["USD"] * len(df)   # no column: USD (v1)
+            self._rows = (id(df), {i: (p if p == p else None, str(r or ""), str(e or ""),
+                                       c if isinstance(c, str) and c else "USD") for i, p, r, e, c in
+                                   zip(df["trade_cycle_id"].tolist(), pnl, reg, ex, cur)})
         return self._rows[1]
 
     def __call__(self, features: MarketFeatures, signal: Signal) -> list[dict[str, Any]]:
@@ -210,11 +228,11 @@ class RagSimilarCycles:
         rows = self._display()
         out = []
         for h in self.store.query_cycles(vec, self.k, flt):
-            pnl, regime, exit_reason = rows.get(h.id, (None, "", ""))
+            pnl, regime, exit_reason, currency = rows.get(h.id, (None, "", "", "USD"))
             m = h.metadata
             ts = m.get("closed_ts")
             age_days = max(0.0, (now.timestamp() - float(ts)) / 86400.0) if isinstance(ts, (int, float)) else 0.0
-            out.append({"trade_cycle_id": h.id, "won": bool(m.get("won")), "pnl_usd": pnl,
+            out.append({"trade_cycle_id": h.id, "won": bool(m.get("won")), "pnl_usd": pnl, "currency": currency,
                         "side": m.get("side"), "advisory": m.get("advisory"), "regime": regime,
                         "exit_reason": exit_reason, "similarity": round(1.0 - h.distance, 4),
                         "weight": round(0.5 ** (age_days / self.rule.half_life_days), 4),

@@ -3,6 +3,7 @@ PnL in different currencies is never added."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -258,3 +259,42 @@ def test_usd_stablecoins_count_as_usd_when_pnl_is_added(tmp_path: Path) -> None:
     assert set(df["currency"]) == {"USDC", "USD"}
     r = run_query(df, Query(metric="pnl"))
     assert (r.value, r.value_text, r.groups) == (104.0, "$104.00", [])
+
+
+def test_a_btc_quoted_paper_run_keeps_its_pnl_in_btc_to_the_satoshi(tmp_path: Path) -> None:
+    """ETHBTC moves in 0.0001 BTC steps: rounded to cents, every trade's PnL was 0.00 and none won."""
+    import subprocess
+    import sys
+
+    csv = tmp_path / "ETHBTC_1m.csv"
+    lines = ["timestamp,open,high,low,close,volume"]
+    level, t0, i = 0.05, datetime(2024, 3, 1, tzinfo=UTC), 0
+    for seg in range(8):                  # 65 bars of range, then a 5-bar breakout
+        for k in range(70):
+            px = level + ((k * 7) % 11 - 5) * 0.00002 if k < 65 else level + (k - 64) * 0.0004 * (1 if seg % 3 != 2 else -1)
+            lines.append(f"{t0 + timedelta(minutes=i):%Y-%m-%dT%H:%M:%SZ},{px:.6f},{px + 0.00005:.6f},"
+                         f"{px - 0.00005:.6f},{px + 0.00001:.6f},12.5")
+            i += 1
+        level = px
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "warden", "run", "--broker", "paper", "--symbol", "ETHBTC", "--qty", "10",
+                        "--candles", str(csv), "--advisor", "rule", "--data-dir", str(tmp_path / "d"), "--json"],
+                       capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parent.parent,
+                       env={**os.environ, "WARDEN_FX__BTC": "60000"})   # no rate: entries FX_RATE_MISSING
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads(r.stdout)
+    assert summary["currency"] == "BTC" and summary["trades"] > 0
+    outs = [json.loads(f.read_text(encoding="utf-8"))
+            for f in (tmp_path / "d" / "training" / "trade_outcomes").rglob("*.json")]
+    assert outs and {(o["asset_class"], o["currency"]) for o in outs} == {("crypto", "BTC")}
+    assert any(o["gross_pnl_usd"] != 0.0 for o in outs), "every PnL rounded away"
+    assert summary["pnl_usd"] == pytest.approx(round(sum(o["pnl_usd"] for o in outs), 8), abs=1e-8)
+    db = sqlite3.connect(tmp_path / "d" / "journal" / "journal.db")
+    assert set(db.execute("SELECT asset_class, currency FROM trades")) == {("crypto", "BTC")}
+    db.close()
+
+
+def test_a_currency_is_a_code_never_free_text() -> None:
+    with pytest.raises(ValueError, match="currency"):
+        outcome("c1", "SPY", currency="<b>USD</b>")
+    assert outcome("c2", "SPY", currency=" usdc ").currency == "USDC"

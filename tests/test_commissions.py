@@ -14,12 +14,14 @@ import pytest
 from trading.brokers.base import BracketRequest
 from trading.brokers.paper import PaperBroker
 from trading.domain.commissions import commission_model
+from trading.domain.fx import FxRates
 from trading.domain.instruments import configure, resolve
 from trading.domain.models import Side
 from trading.market.candles import Bar
 from trading.settings import ConfigError, check_env_vars, load_settings
 
 T = datetime(2025, 1, 2, 15, 0, tzinfo=UTC)
+FX = FxRates(rates={"BTC": 40_000.0, "EUR": 1.1})   # a BTC or EUR fee reaches the USD cash at this rate
 
 
 @pytest.fixture(autouse=True)
@@ -35,13 +37,15 @@ def _bar(i: int, px: float, v: float = 1e9) -> Bar:
 
 def _entry_fee(symbol: str, qty: float, px: float, **kw: float) -> float:
     """Send a market bracket of ``qty`` and return the commission of its entry fill at ``px``."""
-    p = PaperBroker(**kw)   # type: ignore[arg-type]
+    p = PaperBroker(fx=FX, **kw)   # type: ignore[arg-type]
     p.on_bar(symbol, _bar(0, px))
     p.place_bracket(BracketRequest(trade_cycle_id="c", symbol=symbol, side=Side.BUY, qty=qty,
                                    stop_price=px * 0.9, target_price=px * 1.1))
     fills = p.on_bar(symbol, _bar(1, px))
     assert len(fills) == 1 and fills[0].qty == qty and fills[0].price == px
-    assert p.account().cash == pytest.approx(100_000 - fills[0].commission)
+    # the fee is in the instrument's currency; cash (USD) pays it at the [fx] rate (tests/test_fx_guards.py)
+    rate = FX.rate(resolve(symbol).currency)
+    assert rate is not None and p.account().cash == pytest.approx(100_000 - fills[0].commission * rate)
     return fills[0].commission
 
 

@@ -289,3 +289,18 @@ def test_ask_escapes_the_question_and_refuses_what_it_must(data: Path) -> None:
     view = ro.get("/ask/t/hostile")
     assert view.status_code == 200 and "&lt;script&gt;" in view.text and 'id="ask-form"' not in view.text
     assert _post(ro, "/ask/t/hostile", {"csrf": "x", "question": "q"}).status_code == 403
+
+
+def test_trades_never_add_pnl_across_currencies(data: Path) -> None:
+    """A BTC-quoted trade's PnL is shown in BTC with a coin's decimals and summed apart from the USD trades."""
+    usd = sum(json.loads(p.read_text())["pnl_usd"] for p in (data / "training" / "trade_outcomes").rglob("*.json"))
+    base = next(iter(generate(n=1, seed=5, snapshots=False)))[0]
+    for i, pnl in enumerate((-0.01234567, 0.00200001)):
+        write_outcome(data, base.model_copy(update={"symbol": "ETHBTC", "trade_cycle_id": f"ethbtc-{i}",
+                                                   "currency": "BTC", "pnl_usd": pnl, "won": pnl > 0}))
+    page = _client(data).get("/trades?symbol=ETHBTC").text
+    assert "-0.01034566 BTC" in page and "USD" not in page.split("net PnL", 1)[1].split("·", 1)[0]
+    assert "-0.01234567" in page                     # a coin keeps 8 decimals (2 would show -0.01)
+    c_page = _client(data).get("/trades").text
+    net = c_page.split("net PnL", 1)[1].split("· page", 1)[0]
+    assert "-0.01034566 BTC" in net and f"{usd:,.2f} USD" in net, net

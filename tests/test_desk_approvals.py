@@ -65,7 +65,8 @@ def test_pending_changes_are_shown_with_their_forms(bundle: Path, tmp_path: Path
         assert f'id="approve-{cid}"' in page, cid
     assert 'id="approve-R1"' not in page                     # needs no approval: no form
     assert 'name="decision" value="approve"' in page and 'name="decision" value="reject"' in page
-    assert "Approve (tracked task)" in page and "backtest" in page   # R10 needs a backtest
+    assert "Record as tracked task" in page and "backtest" in page   # R10 needs a backtest
+    assert 'name="confirm"' in page and 'value="track"' in page
     review = c.get("/reviews/reviews/pm").text                # the review page carries the same forms
     assert 'id="approve-R7"' in review and "9 change(s) pending approval" in review
     listing = c.get("/reviews").text
@@ -77,7 +78,7 @@ def test_desk_decisions_record_what_the_cli_records(bundle: Path, tmp_path: Path
     desk_out, cli_out = _pending_review(bundle, desk_dir), _pending_review(bundle, cli_dir)
     c = _client(desk_dir)
     token = _csrf(c, f"/approvals/{RUN}")
-    for cid, decision in (("R7", "approve"), ("R8", "approve"), ("R9", "approve"), ("R13", "approve"),
+    for cid, decision in (("R7", "approve"), ("R8", "approve"), ("R9", "approve"), ("R13", "track"),
                           ("R14", "reject"), ("R15", "reject")):
         r = _decide(c, token, cid, decision)
         assert r.status_code == 303, (cid, r.text[:300])
@@ -124,6 +125,9 @@ def test_refused_decisions_record_nothing(bundle: Path, tmp_path: Path) -> None:
     for over, named in (({"note": " "}, "note"), ({"operator": ""}, "operator"), ({"decision": "maybe"}, "decision")):
         r = _decide(c, token, "R7", over.pop("decision", "approve"), **over)
         assert r.status_code == 400 and named in r.text, (over, r.text[:200])
+    r = _decide(c, token, "R10", "approve", confirm="1")      # needs a backtest: every precondition ticked
+    assert r.status_code == 400 and "tick each" in r.text
+    assert _decide(c, token, "R7", "track").status_code == 400  # a plain user approval is not a tracked task
     r = _decide(c, token, "R1", "approve")                   # needs no approval: never pending
     assert r.status_code == 409 and "R1" in r.text
     assert _decide(c, token, "NOPE", "reject").status_code == 409
@@ -137,3 +141,22 @@ def test_refused_decisions_record_nothing(bundle: Path, tmp_path: Path) -> None:
     r = _decide(c, token, "R7", "reject")                    # decided already: not pending any more
     assert r.status_code == 409 and "not pending" in r.text
     assert json.loads((out / "findings.json").read_text())["approvals"][0]["status"] == "approved"
+
+
+def test_a_person_approves_a_backtest_change_by_confirming_its_preconditions(bundle: Path, tmp_path: Path) -> None:
+    """As at the terminal, a person (not a flag) may approve a change that needs a backtest, after ticking each
+    precondition; the record says who, why and which preconditions were confirmed."""
+    data = tmp_path / "d"
+    out = _pending_review(bundle, data)
+    c = _client(data)
+    token = _csrf(c, f"/approvals/{RUN}")
+    pending = {ch["id"]: ch for ch in stored_run(RUN, data).pending}
+    assert pending["R10"]["approval"] == "user_approval_and_backtest"
+    form = {"csrf": token, "change": "R10", "decision": "approve", "operator": "ana", "note": "backtest read",
+            "confirm": ["1", "2"]}
+    r = c.post(f"/approvals/{RUN}", data=form, headers={"origin": BASE}, follow_redirects=False)
+    assert r.status_code == 303, r.text[:300]
+    rec = {a["id"]: a for a in json.loads((out / "findings.json").read_text())["approvals"]}["R10"]
+    assert rec["status"] == "approved" and rec["by"] == "ana"
+    assert rec["why"].startswith("backtest read (preconditions confirmed on the desk: backtest the change")
+    assert "R10" not in [ch["id"] for ch in stored_run(RUN, data).pending]

@@ -136,6 +136,11 @@ CASES = [
     ("polymarket-binary-cap", entry(symbol="POLY:123", price=0.42, stop=None, target=None, qty=10),
      snap(0, "POLY:123"), HEALTHY, adv(), CFG.model_copy(update={"max_loss_per_trade": 4.0, "max_position_qty": 1e6}),
      [RC.MAX_LOSS_CAP], False),
+    # ETHBTC's money is in BTC: with no [fx] BTC rate the entry cannot be judged in USD (tests/test_fx_guards.py)
+    ("FX_RATE_MISSING", entry(symbol="ETHBTC", price=0.1, stop=0.099, target=0.102, qty=1), snap(0, "ETHBTC"),
+     HEALTHY, adv(), CFG, [RC.FX_RATE_MISSING], False),
+    ("FX_RATE_MISSING-exit-still-allowed", exit_("SELL", price=0.1, symbol="ETHBTC"), snap(1, "ETHBTC"), HEALTHY,
+     None, CFG, [], True),
 ]
 
 

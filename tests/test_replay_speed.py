@@ -155,3 +155,8 @@ def test_every_command_is_still_there() -> None:
     r = subprocess.run([sys.executable, "-m", "warden.cli", "no-such-command"], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 2 and "No such command" in r.stderr
+
+
+def test_no_arguments_print_the_help_once() -> None:
+    r = subprocess.run([sys.executable, "-m", "warden.cli"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.count("Usage: warden") == 1 and "replay" in r.stdout

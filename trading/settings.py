@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     NonNegativeFloat,
@@ -29,11 +30,18 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from trading.domain.fx import configure as configure_fx
+from trading.domain.instrument_table import CURRENCY_PATTERN
 from trading.domain.instruments import InstrumentDecl
 from trading.domain.instruments import configure as configure_instruments
 
 Port = Annotated[int, Field(gt=0, lt=65536)]
 AtLeastOne = Annotated[int, Field(ge=1)]
+FxRate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+def _upper(v: object) -> object:
+    return v.strip().upper() if isinstance(v, str) else v
 
 
 class _Section(BaseModel):
@@ -43,7 +51,8 @@ class _Section(BaseModel):
 
 class GuardConfig(_Section):
     """Every knob the deterministic guards read. Defaults are the conservative ones."""
-    max_loss_per_trade: float = Field(default=1000.0, gt=0, description="worst-case loss cap per entry, USD")
+    max_loss_per_trade: float = Field(default=1000.0, gt=0,
+                                      description="worst-case loss cap per entry, in the account currency")
     block_on_wait: bool = True
     wait_override_confidence: float | None = Field(
         default=None, ge=0, le=1,
@@ -124,6 +133,9 @@ class BrokerConfig(_Section):
     commission_per_contract: NonNegativeFloat = 2.25
     slippage_ticks: NonNegativeFloat = 0.0
     starting_cash: float = Field(default=100_000.0, gt=0)
+    # cash, equity, drawdown and every guard limit are in it; USD stablecoins count as USD. An instrument
+    # quoted in another currency needs its [fx] rate (trading/domain/fx.py)
+    account_currency: Annotated[str, BeforeValidator(_upper), Field(pattern=CURRENCY_PATTERN)] = "USD"
     reconcile_interval_s: PositiveFloat = 60.0
     position_timeout_s: PositiveFloat = 5.0
 
@@ -142,6 +154,8 @@ class Settings(BaseSettings):
     memory_rule: MemoryRuleConfig = Field(default_factory=MemoryRuleConfig)
     # [instruments.NAME] tables: extra or overriding instrument specs (trading/domain/instruments.py)
     instruments: dict[str, InstrumentDecl] = Field(default_factory=dict)
+    # [fx] CCY = rate: account-currency units per 1 CCY (BTC = 40000.0 in a USD account); no implicit rate
+    fx: dict[str, FxRate] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -194,6 +208,8 @@ def check_env_vars(environ: dict[str, str] | None = None) -> None:
             continue
         # [instruments.NAME] tables by variable: WARDEN_INSTRUMENTS__<NAME>__<FIELD> (or a JSON table per NAME)
         inst = var.upper().split("__")
+        if inst[0] == "WARDEN_FX" and len(inst) == 2 and inst[1]:     # WARDEN_FX__BTC=40000: one [fx] rate
+            continue
         if inst[0] == "WARDEN_INSTRUMENTS" and len(inst) in (2, 3) and all(inst[1:]):
             if len(inst) == 2 or inst[2] in fields:
                 continue
@@ -216,6 +232,11 @@ def load_settings(**overrides: object) -> Settings:
             configure_instruments(settings.instruments)    # [instruments.NAME] tables win over the built-ins
         except ValueError as exc:      # a table that names no instrument: one line naming it, like a bad field
             raise ConfigError(str(exc)) from None
+        try:
+            configure_fx(settings.broker.account_currency, settings.fx)   # one set of rates for every judge
+        except ValidationError as exc:     # an [fx] key that is no currency code: one line naming it
+            raise ConfigError("invalid configuration: " + "; ".join(
+                str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())) from None
         return settings
     except ValidationError as exc:
         lines = []

@@ -1,4 +1,7 @@
-"""The ``warden`` command line. Commands live in ``warden/commands/`` and are discovered here.
+"""The ``warden`` command line. Commands live in ``warden/commands/`` and are discovered here. The command
+being run is imported alone when its module is named after it (``replay.py`` for ``warden replay``,
+``sample_candles.py`` for ``sample-candles``), so it starts without the other commands' imports;
+``--help``, an unknown command or another module name imports them all (``build_app``).
 
 Failure contract (the CLI's conventions, docs/cli.md):
 - a user error (``UserError``, ``ConfigError``, a bad option, an unknown command) is ONE line on stderr
@@ -190,8 +193,10 @@ def run(args: list[str]) -> int:
         cli = _APP if _APP is not None else build_app(_command_of(argv))
         rv = cli(args=argv, prog_name="warden", standalone_mode=False)
     except cx.NoArgsIsHelpError as exc:
-        if exc.ctx is not None:
-            print(exc.ctx.get_help())
+        # building this error rendered the help: with Rich it is already printed (the message is then
+        # empty); without Rich the message is the help text. Print it once.
+        if exc.format_message().strip():
+            print(exc.format_message())
         return 0
     except cx.UsageError as exc:
         printer.error(_usage_message(exc), _help_hint(exc))

@@ -16,7 +16,10 @@ on restart, like a real broker's account when you reconnect); the prices come fr
   stocks per share with a per-order minimum, crypto and FX bps of notional, Polymarket shares 0; overridable
   per instrument. An optional participation cap (a fraction of bar volume) gives partials.
 - A binary share (``bounded_payoff``) settles at 1 or 0 through ``settle`` when its window resolves.
-- Cash = starting cash + realized PnL - commissions; equity = cash + open PnL marked to the last close.
+- Cash = starting cash + realized PnL - commissions; equity = cash + open PnL marked to the last close,
+  all in the account currency (``[broker] account_currency``): an instrument quoted in another currency
+  (ETHBTC: BTC) is converted at its ``[fx]`` rate; with no rate its money is kept aside and the account
+  has no equity to state (``Unvalued``, a ``BrokerUnavailable``: entries blocked, exits still go out).
 
 Failure contract: reads raise ``BrokerUnavailable`` when disconnected; unknown instruments and malformed
 orders raise ValueError; a failing subscriber is logged and counted, never raised; a failing account save
@@ -34,10 +37,11 @@ from datetime import datetime
 
 from trading.brokers.base import AccountSnapshot, BracketOrders, BracketRequest, BrokerUnavailable, ExitPreparation
 from trading.brokers.callbacks import BrokerCallbacks
-from trading.brokers.paper_account import PaperAccount, PaperAccountStore, Working, new_account_id
+from trading.brokers.paper_account import PaperAccount, PaperAccountError, PaperAccountStore, Working, new_account_id
 from trading.brokers.paper_book import EPS, FINAL, PaperBook
 from trading.brokers.paper_fills import armed_through, at_open, in_bar, inside, midpoint, slipped
 from trading.domain.contracts import spec_for
+from trading.domain.fx import FxRates
 from trading.domain.models import Fill, Order, OrderType, Position, Side
 from trading.market.candles import Bar
 from trading.market.clock import BarClock
@@ -55,7 +59,7 @@ class PaperBroker(PaperBook, BrokerCallbacks):
     def __init__(self, starting_cash: float = 100_000.0, commission_per_contract: float = 2.25,
                  slippage_ticks: float = 0.0, max_participation: float | None = None,
                  account_id: str | None = None, store: PaperAccountStore | None = None,
-                 fresh_account: bool = False) -> None:
+                 fresh_account: bool = False, fx: FxRates | None = None) -> None:
         if max_participation is not None and not 0 < max_participation <= 1:
             raise ValueError("max_participation must be in (0, 1]")
         super().__init__()
@@ -68,7 +72,8 @@ class PaperBroker(PaperBook, BrokerCallbacks):
         self.resumed = False
         self.store: PaperAccountStore | None = None
         self._lock = threading.RLock()
-        self.acct = PaperAccount(account_id or new_account_id(), float(starting_cash))
+        self._fx = fx                                # None: the configured rates (trading.domain.fx)
+        self.acct = PaperAccount(account_id or new_account_id(), float(starting_cash), currency=self.fx.account)
         self._live: dict[str, Working] = {}         # not yet filled / cancelled: what a bar can touch
         self._clocks: dict[str, BarClock] = {}
         self._last_bars: dict[str, Bar] = {}
@@ -93,6 +98,10 @@ class PaperBroker(PaperBook, BrokerCallbacks):
         with self._lock:
             current = None if fresh else store.current()
             loaded = store.load(current) if current else None
+            if loaded is not None and loaded[0].currency != self.fx.account:
+                raise PaperAccountError(f"paper account {loaded[0].account_id} keeps its cash in "
+                                        f"{loaded[0].currency}, the settings say {self.fx.account} "
+                                        "([broker] account_currency): start a fresh account (--fresh-account)")
             if loaded is not None:
                 self.acct, live = loaded
                 self._live = {oid: self.acct.orders[oid] for oid in sorted(live, key=self._seq_of)
@@ -247,7 +256,7 @@ class PaperBroker(PaperBook, BrokerCallbacks):
             if abs(q) <= EPS:
                 return 0.0
             pnl = (payout - avg) * q * spec_for(symbol).multiplier
-            self.acct.realized += pnl
+            self._book(pnl, 0.0, spec_for(symbol).currency, f"settlement of {symbol}")
             self.acct.positions[symbol] = [0.0, 0.0]
             self.acct.marks[symbol] = payout
             self.acct.settled.append({"symbol": symbol, "qty": q, "avg_price": avg, "payout": payout,

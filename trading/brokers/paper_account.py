@@ -4,7 +4,9 @@
 fills, settled binary shares, each symbol's last bar). ``PaperAccountStore`` keeps accounts under
 ``<data dir>/paper/``: ``accounts/<account id>.json`` (one file per account, rewritten atomically: temp
 file then rename, so a kill leaves the old state or the new one) and ``current.json`` naming the account a
-new run resumes. Order ids (``<account>-o<n>``) and exec ids (``<account>-x<n>``) come from counters saved
+new run resumes. Cash is in the account's ``currency`` (``[broker] account_currency``): a fill in another
+currency is converted at its ``[fx]`` rate (``trading.domain.fx``); money with no rate is kept per currency
+in ``unvalued`` (never dropped, never counted at 1). Order ids (``<account>-o<n>``) and exec ids (``<account>-x<n>``) come from counters saved
 with the account, so they are unique across runs and across accounts.
 
 Failure contract: ``load`` raises ``PaperAccountError`` for an unreadable or malformed account file
@@ -65,8 +67,10 @@ class Working:
 class PaperAccount:
     account_id: str
     starting_cash: float
-    realized: float = 0.0
-    fees: float = 0.0
+    realized: float = 0.0                  # in the account currency
+    fees: float = 0.0                      # in the account currency
+    currency: str = "USD"                  # the account currency its cash is kept in
+    unvalued: dict[str, float] = field(default_factory=dict)   # net realized money per currency with no rate
     next_order: int = 1
     next_exec: int = 1
     now: datetime = datetime(1970, 1, 1, tzinfo=UTC)
@@ -96,7 +100,7 @@ class PaperAccount:
         final = [w for oid, w in self.orders.items() if oid not in live][-KEEP_FINAL:]
         keep = [w for oid, w in self.orders.items() if oid in live] + final
         return {"version": VERSION, "account_id": self.account_id, "starting_cash": self.starting_cash,
-                "realized": self.realized, "fees": self.fees, "next_order": self.next_order,
+                "realized": self.realized, "fees": self.fees, "currency": self.currency, "unvalued": self.unvalued, "next_order": self.next_order,
                 "next_exec": self.next_exec, "now": self.now.isoformat(),
                 "positions": {s: p for s, p in self.positions.items() if abs(p[0]) > 1e-12},
                 "marks": self.marks, "last_bar": {s: t.isoformat() for s, t in self.last_bar.items()},
@@ -110,7 +114,9 @@ class PaperAccount:
             raise PaperAccountError(f"paper account version {d.get('version')!r}, expected {VERSION}")
         acct = cls(account_id=str(d["account_id"]), starting_cash=float(d["starting_cash"]),
                    realized=float(d["realized"]), fees=float(d["fees"]), next_order=int(d["next_order"]),
-                   next_exec=int(d["next_exec"]), now=datetime.fromisoformat(d["now"]))
+                   next_exec=int(d["next_exec"]), now=datetime.fromisoformat(d["now"]),
+                   currency=str(d.get("currency", "USD")),      # accounts saved before currencies were USD
+                   unvalued={str(c): float(v) for c, v in d.get("unvalued", {}).items()})
         for s, p in d.get("positions", {}).items():
             acct.positions[s] = [float(p[0]), float(p[1])]
         acct.marks = {s: float(v) for s, v in d.get("marks", {}).items()}

@@ -4,21 +4,34 @@ A mixin of ``PaperBroker`` (``trading.brokers.paper``), which owns the lock, the
 callbacks; here the account arithmetic: position, average price, realized PnL, fees (per asset class,
 ``trading.domain.commissions``), exec ids, the
 parent's children armed by its fill, OCA siblings cancelled or shrunk. Called with the broker's lock held.
+Realized PnL and fees of an instrument quoted in another currency (ETHBTC: BTC) reach the account's cash at
+the configured ``[fx]`` rate (``trading.domain.fx``); the fills keep the instrument's own currency.
 Failure contract: no I/O and no raising for a well-formed book; ``spec_for`` raises ValueError for an
-unknown instrument (refused when the order was placed, so not here in practice).
+unknown instrument (refused when the order was placed, so not here in practice); money with no rate is
+kept in ``acct.unvalued`` and logged with its order id, and ``_open_pnl`` raises ``Unvalued`` for a
+position it cannot value (the account then has no equity: entries are blocked, exits still go out).
 """
 from __future__ import annotations
 
+import logging
 import math
 from datetime import datetime
 
+from trading.brokers.base import BrokerUnavailable
 from trading.brokers.paper_account import PaperAccount, Working
 from trading.domain.commissions import commission_model, fill_commission
 from trading.domain.contracts import spec_for
+from trading.domain.fx import FxRates, canonical
+from trading.domain.fx import current as current_fx
 from trading.domain.models import Fill, Order, OrderStatus, OrderType, Side
 
+log = logging.getLogger(__name__)
 EPS = 1e-9
 FINAL = (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
+
+
+class Unvalued(BrokerUnavailable):
+    """The account holds money in a currency with no ``[fx]`` rate: its equity cannot be stated."""
 
 
 class PaperBook:
@@ -27,17 +40,48 @@ class PaperBook:
     acct: PaperAccount
     _live: dict[str, Working]
     commission: float
+    _fx: FxRates | None = None
 
     @property
     def now(self) -> datetime:
         return self.acct.now
 
+    @property
+    def fx(self) -> FxRates:
+        """The rates cash is converted with: the broker's own, else the configured ones."""
+        return self._fx or current_fx()
+
     def _open_pnl(self) -> float:
+        """Open PnL marked to the last close, in the account currency; raises ``Unvalued`` when a position
+        (or realized money kept aside) is in a currency with no rate."""
+        rates = self.fx
+        if self.acct.unvalued:
+            ccy = sorted(self.acct.unvalued)[0]
+            raise Unvalued(f"paper account {self.acct.account_id} holds {self.acct.unvalued[ccy]:.8g} {ccy} of "
+                           f"realized PnL it cannot value: {rates.missing(ccy)}")
         total = 0.0
         for sym, (q, avg) in self.acct.positions.items():
             if abs(q) > EPS and sym in self.acct.marks:
-                total += (self.acct.marks[sym] - avg) * q * spec_for(sym).multiplier
+                spec = spec_for(sym)
+                rate = rates.rate(spec.currency)
+                if rate is None:
+                    raise Unvalued(f"paper account {self.acct.account_id} cannot value its {sym} position: "
+                                   f"{rates.missing(spec.currency)}")
+                total += (self.acct.marks[sym] - avg) * q * spec.multiplier * rate
         return total
+
+    def _book(self, pnl: float, fee: float, currency: str, order_id: str) -> None:
+        """Realized ``pnl`` and ``fee`` (the instrument's ``currency``) into the account at the configured
+        rate; with no rate the net is kept per currency in ``unvalued`` (logged), never counted at 1."""
+        rate = self.fx.rate(currency)
+        if rate is None:
+            ccy = canonical(currency)
+            self.acct.unvalued[ccy] = self.acct.unvalued.get(ccy, 0.0) + pnl - fee
+            log.error("paper account %s: order %s booked %.8g %s it cannot value: %s", self.acct.account_id,
+                      order_id, pnl - fee, ccy, self.fx.missing(currency))
+            return
+        self.acct.realized += pnl * rate
+        self.acct.fees += fee * rate
 
     def _new_order(self, cycle: str, symbol: str, side: Side, qty: float, otype: OrderType, role: str,
                    limit: float | None = None, stop: float | None = None, parent: str | None = None,
@@ -79,12 +123,13 @@ class PaperBook:
         mult = spec.multiplier
         q0, avg = pos
         signed = o.side.sign * qty
+        pnl = 0.0
         if q0 == 0 or q0 * signed > 0:
             pos[1] = (avg * abs(q0) + price * qty) / (abs(q0) + qty)
             pos[0] = q0 + signed
         else:
             closing = min(abs(q0), qty)
-            self.acct.realized += (price - avg) * closing * mult * (1 if q0 > 0 else -1)
+            pnl = (price - avg) * closing * mult * (1 if q0 > 0 else -1)
             pos[0] = q0 + signed
             if abs(pos[0]) <= EPS:
                 pos[0], pos[1] = 0.0, 0.0
@@ -94,7 +139,7 @@ class PaperBook:
         # charged per order: a partial fill never pays an order's minimum twice
         fee = fill_commission(commission_model(spec, self.commission), mult, o.filled_qty, o.avg_fill_price or 0.0,
                               qty, price)
-        self.acct.fees += fee
+        self._book(pnl, fee, spec.currency, o.order_id)      # in the account currency, at the [fx] rate
         f = Fill(exec_id=self.acct.exec_id(), order_id=o.order_id, symbol=o.symbol, side=o.side, qty=qty,
                  price=price, ts=ts, commission=round(fee, 6), trade_cycle_id=o.trade_cycle_id)
         self.acct.fills.append(f)

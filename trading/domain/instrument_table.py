@@ -55,6 +55,8 @@ CRYPTO_QUOTES: tuple[str, ...] = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP
                                   "TRY", "BRL", "JPY", "AUD", "BTC", "ETH", "BNB")
 # quote currencies priced in crypto units: prices need 8 decimals (0.0000123 BTC must never round to 0)
 CRYPTO_UNIT_QUOTES = frozenset({"BTC", "ETH", "BNB"})
+# a currency code, never free text: USD, USDC, BTC, JPY, 1000SHIB (outcome files, [instruments.NAME], [fx])
+CURRENCY_PATTERN = r"^[A-Z0-9]{2,12}$"
 # stablecoins count as USD for the account currency
 USD_STABLES = frozenset({"USD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "DAI", "FDUSD"})
 

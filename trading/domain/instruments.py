@@ -21,9 +21,11 @@ from collections.abc import Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from trading.domain import instrument_table as T
+from trading.domain.fx import FxRates
+from trading.domain.fx import current as current_fx
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ AssetClass = Literal["future", "stock", "crypto", "perpetual", "fx", "prediction
 
 class InstrumentSpec(BaseModel, frozen=True):
     root: str                     # the registry key: ES for ESZ5, BTCUSDT for BTC/USDT
-    multiplier: float             # account currency per point per unit (contract, share, coin)
+    multiplier: float             # the instrument's currency per point per unit (contract, share, coin)
     venue: str                    # "ib" | "polymarket" | "crypto" | "paper" | what the user declares
     tick: float = 0.01            # minimum price increment
     bounded_payoff: bool = False  # True for binary shares: worst case is the premium paid
@@ -65,7 +67,7 @@ class InstrumentDecl(BaseModel):
     asset_class: AssetClass | None = None
     multiplier: float | None = Field(default=None, gt=0)
     tick: float | None = Field(default=None, gt=0)
-    currency: str = "USD"
+    currency: str = Field(default="USD", pattern=T.CURRENCY_PATTERN)   # PnL, notional and fees are in it
     venue: str = "paper"
     exchange: str = ""
     qty_step: float = Field(default=1.0, gt=0)
@@ -77,6 +79,11 @@ class InstrumentDecl(BaseModel):
     commission_bps: float | None = Field(default=None, ge=0)
     commission_min: float | None = Field(default=None, ge=0)
     commission_max_pct: float | None = Field(default=None, gt=0)
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency_code(cls, v: object) -> object:
+        return v.strip().upper() if isinstance(v, str) else v     # "eur " is EUR; "US dollar" still fails
 
 
 DECLARE_HINT = ("declare it in warden.toml as [instruments.{name}] with asset_class "
@@ -255,36 +262,45 @@ def round_qty_down(qty: float, step: float) -> float:
 class SizeDecision(BaseModel, frozen=True):
     qty: float                    # 0 = do not enter
     reason: str = ""              # why the size is what it is, or why it is refused
-    notional: float = 0.0
+    notional: float = 0.0         # in the account currency
     code: str = ""                # a refusal's reason code (trading.domain.reason_codes), "" when sized
     wanted: float = 0.0           # the quantity a refusal would have sent (0 when it rounds to nothing)
 
 
 def size_position(spec: InstrumentSpec, *, entry: float, stop: float | None, fixed_qty: float,
                   risk_per_trade: float | None, equity: float | None, max_notional_x: float,
-                  max_qty: float = math.inf) -> SizeDecision:
+                  max_qty: float = math.inf, fx: FxRates | None = None) -> SizeDecision:
     """A fixed quantity, or with ``risk_per_trade`` the quantity whose stop-out loses that much; refused
     (qty 0, a reason and its code) when the notional exceeds ``max_notional_x`` x equity (NOTIONAL_CAP),
     the size rounds to nothing (SIZE_ROUNDS_TO_ZERO) or a risk-based size has no stop (MISSING_PROTECTION).
-    A risk-based size is capped at ``max_qty`` (the position guard's limit), never above it."""
+    A risk-based size is capped at ``max_qty`` (the position guard's limit), never above it.
+    ``risk_per_trade`` and ``equity`` are in the account currency: the instrument's money (its currency)
+    is converted with ``fx`` (default: the configured rates); no rate is FX_RATE_MISSING, never 1."""
+    rates = fx or current_fx()
+    rate = rates.rate(spec.currency)
+    if rate is None and (risk_per_trade is not None or equity is not None):
+        return SizeDecision(qty=0.0, code="FX_RATE_MISSING", reason=rates.missing(spec.currency))
+    acct = rates.account
+    per_point = spec.multiplier * (rate or 1.0)         # account currency per point per unit
     if risk_per_trade is not None and not spec.bounded_payoff:
         if stop is None or not math.isfinite(stop) or stop == entry:
             return SizeDecision(qty=0.0, code="MISSING_PROTECTION",
                                 reason="risk-based sizing needs a protective stop away from the entry")
-        raw = risk_per_trade / (abs(entry - stop) * spec.multiplier)
+        raw = risk_per_trade / (abs(entry - stop) * per_point)
         qty = round_qty_down(min(raw, max_qty), spec.qty_step)
-        why = (f"risk-based: {risk_per_trade:g} {spec.currency} / ({abs(entry - stop):g} x {spec.multiplier:g}) "
+        fx_part = f" x {rate:g} {acct}/{spec.currency}" if rate != 1.0 else ""
+        why = (f"risk-based: {risk_per_trade:g} {acct} / ({abs(entry - stop):g} x {spec.multiplier:g}{fx_part}) "
                f"= {raw:.8g} -> {qty:g} (step {spec.qty_step:g}, cap {max_qty:g})")
     else:
         qty = round_qty_down(fixed_qty, spec.qty_step) if fixed_qty >= spec.qty_step else fixed_qty
         why = f"fixed: {qty:g}"
-    notional = abs(entry) * qty * spec.multiplier
+    notional = abs(entry) * qty * per_point             # in the account currency
     if qty <= 0:
         return SizeDecision(qty=0.0, code="SIZE_ROUNDS_TO_ZERO",
                             reason=f"{why}: rounds to nothing at a size step of {spec.qty_step:g}")
     if equity is not None and equity > 0 and notional > max_notional_x * equity:
         return SizeDecision(qty=0.0, notional=notional, code="NOTIONAL_CAP", wanted=qty,
-                            reason=f"{why}: notional {notional:,.2f} {spec.currency} of {spec.root} exceeds "
+                            reason=f"{why}: notional {notional:,.2f} {acct} of {spec.root} exceeds "
                                    f"{max_notional_x:g} x equity {equity:,.2f} (guards.max_notional_x_equity)")
     return SizeDecision(qty=qty, reason=why, notional=notional)
 

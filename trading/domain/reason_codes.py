@@ -50,6 +50,7 @@ class ReasonCode(StrEnum):
     # entry sizing (trading.domain.instruments.size_position): refused before the guards see an intent
     NOTIONAL_CAP = "NOTIONAL_CAP"                # entry notional above guards.max_notional_x_equity x equity
     SIZE_ROUNDS_TO_ZERO = "SIZE_ROUNDS_TO_ZERO"  # the size rounds to nothing at the instrument's size step
+    FX_RATE_MISSING = "FX_RATE_MISSING"          # money in a currency with no [fx] rate into the account currency
 
 
 # Codes that describe an adjustment or a flag, never a block on their own.

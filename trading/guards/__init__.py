@@ -8,12 +8,15 @@ advisory, now). No advisory, LLM or caller can override its verdict. Order of ju
    flipped); an ENTRY (or an exit that would open exposure) gets every entry rule.
 Failure contract: never raises; a check that raises fails closed (GUARD_ERROR, the error in the
 evidence). Entries are blocked under every halt; genuine reduce-only exits never are.
+Money is judged in the account currency: ``fx`` (default: the configured ``[fx]`` rates,
+``trading.domain.fx``) converts an instrument's own currency; no rate blocks entries (FX_RATE_MISSING).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
+from trading.domain.fx import FxRates
 from trading.domain.models import Advisory, IntentKind, OrderIntent, utcnow
 from trading.domain.reason_codes import NON_BLOCKING, ReasonCode
 from trading.guards.advisory_gate import check_advisory
@@ -45,20 +48,21 @@ def _run(name: str, fn: Callable[[], CheckResult], codes: list[ReasonCode], evid
 
 def _entry_checks(intent: OrderIntent, snapshot: BrokerSnapshot, risk: RiskState, cfg: GuardConfig,
                   advisory: Advisory | None, now: datetime, live: float | None, opening_qty: float,
-                  codes: list[ReasonCode], evidence: dict) -> None:
+                  codes: list[ReasonCode], evidence: dict, fx: FxRates | None = None) -> None:
     as_entry = intent.model_copy(update={"kind": IntentKind.ENTRY, "qty": opening_qty})
     price = intent.price if intent.price is not None else snapshot.marks.get(intent.symbol)
     _run("halts", lambda: check_halts(risk, cfg, now), codes, evidence)
     _run("pace", lambda: check_pace(risk, cfg, now), codes, evidence)
     _run("advisory", lambda: check_advisory(as_entry, advisory, cfg, now), codes, evidence)
-    _run("protection", lambda: check_entry_protection(as_entry, price, cfg.max_loss_per_trade), codes, evidence)
+    _run("protection", lambda: check_entry_protection(as_entry, price, cfg.max_loss_per_trade, fx=fx), codes,
+         evidence)
     if live is not None:
         base = live if intent.kind is IntentKind.ENTRY else 0.0
         _run("exposure", lambda: check_exposure(as_entry, base, cfg, opening_qty), codes, evidence)
 
 
 def evaluate(intent: OrderIntent, snapshot: BrokerSnapshot, risk: RiskState, cfg: GuardConfig,
-             advisory: Advisory | None = None, now: datetime | None = None) -> GuardVerdict:
+             advisory: Advisory | None = None, now: datetime | None = None, fx: FxRates | None = None) -> GuardVerdict:
     now = now or utcnow()
     codes: list[ReasonCode] = []
     evidence: dict = {"believed_kind": intent.kind.value}
@@ -99,7 +103,7 @@ def evaluate(intent: OrderIntent, snapshot: BrokerSnapshot, risk: RiskState, cfg
             # an exit that would open exposure is an entry in disguise: every entry rule applies
             judged_as = IntentKind.ENTRY
             _run("inputs_entry", lambda: check_numbers(intent, snapshot, risk, cfg, True), codes, evidence)
-            _entry_checks(intent, snapshot, risk, cfg, advisory, now, live, opening, codes, evidence)
+            _entry_checks(intent, snapshot, risk, cfg, advisory, now, live, opening, codes, evidence, fx)
     elif intent.kind is IntentKind.PROTECTIVE:
         # bracket children only ever close what their parent opened (OCA); the parent was judged
         evidence["note"] = "protective bracket child"
@@ -107,5 +111,5 @@ def evaluate(intent: OrderIntent, snapshot: BrokerSnapshot, risk: RiskState, cfg
         evidence["live_position"] = live
         if live is None:
             codes.append(ReasonCode.POSITION_UNKNOWN)
-        _entry_checks(intent, snapshot, risk, cfg, advisory, now, live, intent.qty, codes, evidence)
+        _entry_checks(intent, snapshot, risk, cfg, advisory, now, live, intent.qty, codes, evidence, fx)
     return verdict(adjusted, judged_as)

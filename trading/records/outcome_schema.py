@@ -34,8 +34,7 @@ SCHEMA_VERSION: Final = OUTCOME_SCHEMA_VERSION
 READABLE_VERSIONS: Final = (1, 2)       # what a reader accepts in a file's schema_version
 UNKNOWN_ASSET_CLASS: Final = "unknown"
 OutcomeAssetClass = Literal[AssetClass, "unknown"]
-
-
+CURRENCY_PATTERN: Final = r"^[A-Z0-9]{2,12}$"     # USD, USDC, BTC, JPY, 1000SHIB: a code, never free text
 POLYMARKET_CURRENCY: Final = "USDC"      # what a Polymarket share is bought and paid out in
 
 
@@ -70,7 +69,8 @@ def instrument_facts(symbol: str, venue: str = "") -> InstrumentFacts:
         return InstrumentFacts(asset_class=UNKNOWN_ASSET_CLASS, currency="USD")
     if (venue.strip().lower() == "polymarket" and spec.asset_class != "prediction") or spec.root == "POLY":
         return InstrumentFacts(asset_class="prediction", currency=POLYMARKET_CURRENCY, multiplier=1.0)
-    return InstrumentFacts(asset_class=spec.asset_class, currency=spec.currency.upper(), multiplier=spec.multiplier)
+    return InstrumentFacts(asset_class=spec.asset_class, currency=spec.currency.strip().upper(),
+                           multiplier=spec.multiplier)
 
 
 class VerdictRecord(BaseModel):
@@ -112,7 +112,7 @@ class TradeOutcome(BaseModel):
     venue: str                       # paper | ib | polymarket
     symbol: str
     asset_class: OutcomeAssetClass = UNKNOWN_ASSET_CLASS   # filled from the symbol when absent (v1 files)
-    currency: str = "USD"            # the unit of pnl_usd, gross_pnl_usd and fees_usd (names kept from v1)
+    currency: str = Field(default="USD", pattern=CURRENCY_PATTERN)   # the unit of pnl_usd, gross_pnl_usd, fees_usd
     multiplier: float | None = None  # currency per point per unit, from the registry; None when unknown
     side: str                        # BUY (long) | SELL (short)
     qty: float

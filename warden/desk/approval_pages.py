@@ -2,9 +2,12 @@
 Reject forms, decided through the same policy and records as ``warden review --resume RUN --approve ...``.
 
 A decision is the CLI's policy applied to one change (graphs.review_approvals.answers_for with
-``{its change type: yes | no}``): Approve approves a change that needs a user's approval alone, and
-records a change that needs a backtest, an A/B test or a design review as a tracked task (it stays
-pending); Reject rejects it. The answer resumes the stored run (graphs.review_runner.resume_review), so
+``{its change type: yes | no}``): Approve approves a change that needs a user's approval alone; Reject
+rejects it; "Record as tracked task" records a change that needs a backtest, an A/B test or a design
+review as a tracked task (it stays pending), as ``--approve TYPE=yes`` does. Such a change is approved on
+the desk only as a person approves it at the terminal: the operator ticks each of its preconditions
+(``confirm`` fields, one per precondition, all required) and the record is the terminal's
+(approved, by, at, why = the note plus the preconditions confirmed). The answer resumes the stored run (graphs.review_runner.resume_review), so
 findings.json, the approvals table of the final report and the checkpoint are exactly what the CLI writes.
 Decisions on one desk are serialised (one lock), and run in a worker thread.
 Failure contract: an unknown run id is a 404 page; a change that is not pending is a 409 page; an empty
@@ -25,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from warden.desk.base import Desk
 from warden.desk.security import checked_form
 
-DECISIONS = {"approve": "yes", "reject": "no"}
+DECISIONS = {"approve": "yes", "reject": "no", "track": "yes"}
 
 
 def run_view(desk: Desk, run_id: str) -> dict[str, Any] | None:
@@ -56,9 +59,11 @@ def run_of_review(review_dir: Path) -> str | None:
     return str(rid) if isinstance(rid, str) and rid else None
 
 
-def _decide(desk: Desk, run_id: str, change_id: str, decision: str, operator: str, note: str) -> str:
-    """Resume ``run_id`` with the answer the CLI's policy gives this one change; returns the status recorded."""
-    from graphs.review_approvals import answers_for
+def _decide(desk: Desk, run_id: str, change_id: str, decision: str, operator: str, note: str,
+            confirmed: int = 0) -> str:
+    """Resume ``run_id`` with the answer the CLI's policy (or, for a change a flag cannot approve, a person's
+    approval with every precondition confirmed) gives this one change; returns the status recorded."""
+    from graphs.review_approvals import answers_for, flag_can_approve, now_iso, preconditions
     from graphs.review_runner import ReviewIncomplete, RunNotFound, resume_review, stored_run
     from warden.commands.review import failure
 
@@ -70,8 +75,19 @@ def _decide(desk: Desk, run_id: str, change_id: str, decision: str, operator: st
     if change is None:
         raise HTTPException(409, f"change {change_id!r} is not pending approval in review {run_id} (decided "
                                  "already, or it needs no approval)")
-    answer = answers_for([change], {str(change["change_type"]): DECISIONS[decision]}, None, operator=operator,
-                         why=note)
+    pre = preconditions(change)
+    answer: dict[str, Any] | None
+    if decision == "approve" and not flag_can_approve(change):
+        if confirmed != len(pre):
+            raise HTTPException(400, f"change {change_id} needs {change.get('approval')}: tick each of its "
+                                     f"{len(pre)} preconditions to approve it (or record it as a tracked task)")
+        answer = {change_id: {"status": "approved", "by": operator, "at": now_iso(),
+                              "why": f"{note} (preconditions confirmed on the desk: {'; '.join(pre)})"}}
+    elif decision == "track" and flag_can_approve(change):
+        raise HTTPException(400, f"change {change_id} needs only a user's approval: approve or reject it")
+    else:
+        answer = answers_for([change], {str(change["change_type"]): DECISIONS[decision]}, None,
+                             operator=operator, why=note)
     assert answer is not None                       # a yes/no policy always answers the change it names
     try:
         resume_review(run_id, data_dir=desk.data_dir, decide=lambda _pending: answer, operator=operator, why=note)
@@ -101,14 +117,15 @@ def router(desk: Desk) -> APIRouter:
         operator = str(form.get("operator") or "").strip()
         note = str(form.get("note") or "").strip()
         if decision not in DECISIONS:
-            raise HTTPException(400, f"decision must be approve or reject, got {decision!r}")
+            raise HTTPException(400, f"decision must be approve, reject or track, got {decision!r}")
         for field, value in (("change", change_id), ("operator", operator), ("note", note)):
             if not value:
                 raise HTTPException(400, f"{field} is empty: it is recorded with the decision")
 
         def work() -> str:
             with lock:
-                return _decide(desk, run_id, change_id, decision, operator, note)
+                return _decide(desk, run_id, change_id, decision, operator, note,
+                               confirmed=len([v for v in form.getlist("confirm") if v]))
 
         status = await run_in_threadpool(work)
         return RedirectResponse(f"/approvals/{quote(run_id)}?done={quote(f'{change_id}: {status} by {operator}')}",

@@ -14,8 +14,16 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from trading.records.outcome_schema import money_decimals
 from warden.desk.data import OutcomeIndex
 from warden.desk.security import csrf_for
+
+
+def money(v: object, currency: str = "USD") -> str:
+    """A money amount with the decimals its currency keeps (2 for fiat and USD stablecoins, 8 for a coin)."""
+    if v is None:
+        return "-"
+    return f"{float(v):,.{money_decimals(currency)}f}"  # type: ignore[arg-type]
 
 
 @dataclass
@@ -38,5 +46,5 @@ class Desk:
 def make_env() -> Environment:
     env = Environment(loader=PackageLoader("warden.desk", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
-    env.filters["money"] = lambda v: "-" if v is None else f"{float(v):,.2f}"
+    env.filters["money"] = money
     return env

@@ -24,7 +24,7 @@ def _row(path: Path, doc: dict[str, Any]) -> dict[str, Any]:
             "symbol": str(doc.get("symbol", "")), "side": doc.get("side", ""), "qty": doc.get("qty"),
             "opened_at": str(doc.get("opened_at", "")), "closed_at": str(doc.get("closed_at", "")),
             "entry_price": doc.get("entry_price"), "exit_price": doc.get("exit_price"),
-            "pnl_usd": doc.get("pnl_usd"), "won": bool(doc.get("won")),
+            "pnl_usd": doc.get("pnl_usd"), "currency": str(doc.get("currency") or "USD"), "won": bool(doc.get("won")),
             "advisory": str(adv.get("action", "")) if adv else "", "exit_reason": doc.get("exit_reason", ""),
             "reason_codes": [str(c) for c in doc.get("reason_codes") or []]}
 

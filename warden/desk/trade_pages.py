@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
+from trading.records.outcome_schema import same_money
 from warden.desk.base import Desk
 from warden.desk.data import events, snapshot
 
@@ -65,7 +66,10 @@ def router(desk: Desk) -> APIRouter:
         rows = desk.outcomes.rows()
         hits = _filter(rows, symbol, date, advisory, reason, outcome)
         shown = hits[(page - 1) * PAGE: page * PAGE]
-        pnl = sum(float(h["pnl_usd"] or 0.0) for h in hits)
+        pnl: dict[str, float] = {}                # never added across currencies (USD stablecoins count as USD)
+        for h in hits:
+            ccy = same_money(h["currency"])
+            pnl[ccy] = pnl.get(ccy, 0.0) + float(h["pnl_usd"] or 0.0)
         wins = sum(1 for h in hits if h["won"])
         codes = sorted({c for row in rows for c in row["reason_codes"]})
         return desk.render(request, "trades.html", rows=shown, total=len(rows), hits=len(hits), pnl=pnl, wins=wins,
