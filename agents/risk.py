@@ -101,7 +101,8 @@ def risk_policy(ev: Mapping[str, Any]) -> RiskExplanation:
     if "live_position" in g:
         facts.append(f"live position {g['live_position']}")
     if g.get("worst_case_loss") is not None:
-        facts.append(f"worst-case loss {g['worst_case_loss']:g} USD vs cap {g.get('max_loss_per_trade')}")
+        ccy = g.get("account_currency") or "USD"
+        facts.append(f"worst-case loss {g['worst_case_loss']:g} {ccy} vs cap {g.get('max_loss_per_trade')} {ccy}")
     if g.get("drawdown_pct") is not None:
         facts.append(f"drawdown {g['drawdown_pct']:g}%")
     text = head + (": " + "; ".join(parts) if parts else "")

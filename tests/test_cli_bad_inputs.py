@@ -330,10 +330,12 @@ def test_replay_one_order_keeps_seed_wording(tmp_path: Path, assets: dict[str, P
 
 
 @pytest.mark.slow
-def test_run_sigint_summary_says_interrupted(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_run_sigint_summary_says_interrupted(tmp_path: Path, signum: int, code: int) -> None:
     """Issue 16: ``warden run`` (paper) stopped with Ctrl-C prints the normal summary and exits 0, so a script
     cannot tell an interrupted session from a finished one. After the fix: the summary says it was
-    interrupted (the word "interrupted" on stdout or stderr), no traceback, exit code 130."""
+    interrupted (the word "interrupted" on stdout or stderr), no traceback, exit code 130. SIGTERM (kill, a
+    service manager's stop) ends it the same way with exit 143 (before: no summary at all)."""
     data = tmp_path / "data"
     r = warden(["sample-candles", str(tmp_path / "c.csv"), "--bars", "20000"], cwd=tmp_path, data_dir=data)
     assert r.returncode == 0, r.stderr
@@ -348,7 +350,7 @@ def test_run_sigint_summary_says_interrupted(tmp_path: Path) -> None:
                 time.sleep(0.05)
             assert p.poll() is None, f"the run ended before it could be interrupted:\n{err_path.read_text()}"
             time.sleep(0.3)
-            p.send_signal(signal.SIGINT)
+            p.send_signal(signum)
             out, _ = p.communicate(timeout=40)
         finally:
             if p.poll() is None:
@@ -359,7 +361,7 @@ def test_run_sigint_summary_says_interrupted(tmp_path: Path) -> None:
     assert "Traceback" not in out + errtxt, where
     assert "session summary" in out, "no summary after Ctrl-C\n" + where
     assert "interrupted" in (out + errtxt).lower(), "the summary does not say it was interrupted\n" + where
-    assert p.returncode == 130, "exit code is not 130 after SIGINT\n" + where
+    assert p.returncode == code, f"exit code is not {code} after {signal.Signals(signum).name}\n" + where
 
 
 HELP_PATHS = [[], ["ask"], ["chat"], ["demo"], ["ingest"], ["replay"], ["review"], ["run"], ["sample-log"],

@@ -45,6 +45,7 @@ from tools.logs.log_rules import LogRules
 from tools.logs.reader import read_log
 from tools.logs.records import LogRecord, ReadStats
 from tools.logs.replay_json import order_json, trip_json
+from trading.domain.contracts import multiplier_for
 from trading.domain.models import Advisory, AdvisoryAction, Fill, IntentKind, OrderIntent, OrderType, Side
 from trading.domain.pnl import RoundTrip, round_trips
 from trading.domain.reason_codes import ReasonCode
@@ -360,8 +361,16 @@ def replay_log(path: str | Path, cfg: GuardConfig, fmt: str | Path | LogRules = 
                           f"({reader.stats.lines} lines read, none matched a rule); pass --format NAME or a rule file")
     bad: list[str] = []
     if native:
-        fills = rp.fills
-        trips = round_trips(rp.fills)
+        fills = []
+        for f in rp.fills:                  # a fill whose symbol the registry cannot price is a bad fill, counted
+            try:
+                multiplier_for(f.symbol)
+            except ValueError as exc:
+                reader.stats.field_errors["filled"] += 1
+                log.debug("fill %s: %s", f.exec_id, exc)
+                continue
+            fills.append(f)
+        trips = round_trips(fills)
     else:
         fs = fills_from_records(fill_recs)
         fills, bad = fs.fills, fs.bad

@@ -106,6 +106,8 @@ class PaperBroker(PaperBook, BrokerCallbacks):
                 self.acct, live = loaded
                 self._live = {oid: self.acct.orders[oid] for oid in sorted(live, key=self._seq_of)
                               if oid in self.acct.orders}
+                if self._value_aside():           # money kept aside for want of a rate that is now configured
+                    store.save(self.acct, set(self._live))
                 log.info("paper account %s resumed from %s: cash %.2f, %d positions, %d working orders",
                          self.account_id, store.path(self.account_id), self.acct.cash,
                          sum(1 for p in self.acct.positions.values() if abs(p[0]) > EPS), len(self._live))

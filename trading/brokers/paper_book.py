@@ -70,6 +70,19 @@ class PaperBook:
                 total += (self.acct.marks[sym] - avg) * q * spec.multiplier * rate
         return total
 
+    def _value_aside(self) -> bool:
+        """Money kept in ``unvalued`` whose currency now has a rate reaches cash at it; True if any did."""
+        moved = False
+        for ccy, amount in list(self.acct.unvalued.items()):
+            rate = self.fx.rate(ccy)
+            if rate is not None:
+                self.acct.realized += amount * rate
+                del self.acct.unvalued[ccy]
+                moved = True
+                log.warning("paper account %s: %.8g %s kept aside reached cash at %g (%.2f %s)", self.acct.account_id,
+                            amount, ccy, rate, amount * rate, self.fx.account)
+        return moved
+
     def _book(self, pnl: float, fee: float, currency: str, order_id: str) -> None:
         """Realized ``pnl`` and ``fee`` (the instrument's ``currency``) into the account at the configured
         rate; with no rate the net is kept per currency in ``unvalued`` (logged), never counted at 1."""
@@ -141,7 +154,7 @@ class PaperBook:
                               qty, price)
         self._book(pnl, fee, spec.currency, o.order_id)      # in the account currency, at the [fx] rate
         f = Fill(exec_id=self.acct.exec_id(), order_id=o.order_id, symbol=o.symbol, side=o.side, qty=qty,
-                 price=price, ts=ts, commission=round(fee, 6), trade_cycle_id=o.trade_cycle_id)
+                 price=price, ts=ts, commission=round(fee, 10), trade_cycle_id=o.trade_cycle_id)
         self.acct.fills.append(f)
         prev_filled = o.filled_qty
         o.avg_fill_price = ((o.avg_fill_price or 0.0) * prev_filled + price * qty) / (prev_filled + qty)

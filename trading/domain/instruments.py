@@ -305,6 +305,20 @@ def size_position(spec: InstrumentSpec, *, entry: float, stop: float | None, fix
     return SizeDecision(qty=qty, reason=why, notional=notional)
 
 
+def fx_note(symbol: str) -> str | None:
+    """A start-up warning when ``symbol``'s money has no rate into the account currency (every entry on it
+    will be blocked FX_RATE_MISSING), else None; None for a symbol the registry does not know."""
+    try:
+        spec = resolve(symbol)
+    except UnknownInstrument:
+        return None
+    rates = current_fx()
+    if rates.rate(spec.currency) is not None:
+        return None
+    return (f"{spec.root} is quoted in {spec.currency}: every entry will be blocked (FX_RATE_MISSING), exits "
+            f"still go out; {rates.missing(spec.currency)}")
+
+
 def size_entry(symbol: str, entry: float, stop: float | None, fixed_qty: float, guards: Any,
                equity: float | None, trade_cycle_id: str) -> SizeDecision:
     """The entry size for the session loop: ``guards.risk_per_trade`` / ``max_notional_x_equity`` applied

@@ -159,7 +159,8 @@ class GuardedExecutor(Reconciling):
             market_slug=market_slug, outcome_label=outcome_label,
             signal=signal.model_dump(mode="json") if signal else None,
             advisory=advisory.model_dump(mode="json") if advisory else None,
-            risk={"worst_case_loss": v.evidence.get("worst_case_loss"),
+            # in the instrument's currency, like the outcome's PnL (the guard compared it converted)
+            risk={"worst_case_loss": v.evidence.get("worst_case_loss_native", v.evidence.get("worst_case_loss")),
                   "max_loss_per_trade": self.guards.max_loss_per_trade})
 
     def _send_entry(self, v: GuardVerdict, snap: BrokerSnapshot, now: datetime,

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from trading.domain.fx import current as fx_rates
 from trading.domain.instruments import size_entry
 from trading.domain.models import IntentKind, OrderIntent, Side
 from trading.domain.reason_codes import ReasonCode
@@ -44,6 +45,7 @@ class SessionSummary(BaseModel):
     pnl_usd: float = 0.0                 # net, from fills, in ``currency`` (the field name is historical)
     fees_usd: float = 0.0
     currency: str = "USD"                # the instrument's PnL currency (BTC for ETHBTC), from the registry
+    account_currency: str = "USD"        # equity, drawdown and every guard limit ([broker] account_currency)
     start_equity: float | None = None
     end_equity: float | None = None
     max_drawdown_usd: float = 0.0
@@ -151,6 +153,7 @@ def summarize(session: Any) -> SessionSummary:
         win_rate_pct=round(wins / len(outs) * 100, 2) if outs else None,
         pnl_usd=round(sum(o.pnl for o in outs), money_decimals(ccy)),
         fees_usd=round(sum(o.fees for o in outs), money_decimals(ccy)), currency=ccy,
+        account_currency=fx_rates().account_currency,
         start_equity=session._start_equity, end_equity=session._end_equity,
         max_drawdown_usd=round(session._max_dd[0], 2), max_drawdown_pct=round(session._max_dd[1], 4),
         blocked_orders=sum(ex.blocked.values()), blocked_by_reason=dict(sorted(ex.blocked.items())),

@@ -22,7 +22,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from trading.domain.instrument_table import FX_CURRENCIES, USD_STABLES
+from trading.domain.instrument_table import CURRENCY_PATTERN, FX_CURRENCIES, USD_STABLES
 from trading.domain.instruments import AssetClass, UnknownInstrument, resolve
 from trading.domain.models import Advisory, Fill, Signal
 from trading.domain.reason_codes import ReasonCode
@@ -34,7 +34,6 @@ SCHEMA_VERSION: Final = OUTCOME_SCHEMA_VERSION
 READABLE_VERSIONS: Final = (1, 2)       # what a reader accepts in a file's schema_version
 UNKNOWN_ASSET_CLASS: Final = "unknown"
 OutcomeAssetClass = Literal[AssetClass, "unknown"]
-CURRENCY_PATTERN: Final = r"^[A-Z0-9]{2,12}$"     # USD, USDC, BTC, JPY, 1000SHIB: a code, never free text
 POLYMARKET_CURRENCY: Final = "USDC"      # what a Polymarket share is bought and paid out in
 
 

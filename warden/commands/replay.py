@@ -62,7 +62,8 @@ def _render_order(doc: dict[str, Any]) -> None:
         t.add_row("note", escape(n))
     ev = doc["evidence"]
     if "worst_case_loss" in ev:
-        t.add_row("worst-case loss", f"{_fmt_num(ev['worst_case_loss'])} USD (cap {_fmt_num(ev['max_loss_per_trade'])})")
+        ccy = escape(str(ev.get("account_currency") or "USD"))
+        t.add_row("worst-case loss", f"{_fmt_num(ev['worst_case_loss'])} {ccy} (cap {_fmt_num(ev['max_loss_per_trade'])})")
     style = "red" if doc["would_block"] else "green"
     con.print(Panel(t, title=f"replay of order {escape(doc['order_id'])}", border_style=style, expand=False))
     # plain prints: the verdict line must be exactly this text, unstyled and unwrapped

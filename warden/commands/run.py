@@ -3,13 +3,15 @@
 Failure contract: bad input (candle file, signal source, advisor spec, symbol, broker setup) and a
 data dir in use by another writer are a ``UserError`` (one line, exit 2); a session that hit a system
 halt (a write that failed, reconcile, unknown fills) prints its summary and exits 3 with one line; a
-Ctrl-C prints the summary marked interrupted and exits 130.
+Ctrl-C prints the summary marked interrupted and exits 130; SIGTERM (``kill``, a service manager's stop)
+does the same and exits 143.
 """
 from __future__ import annotations
 
 import contextlib
 import inspect
 import json
+import signal
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -112,6 +114,14 @@ def run(
     from trading.records.data_dir_lock import DataDirLockError, data_dir_lock
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    terminated: list[int] = []
+
+    def on_term(signum: int, _frame: object) -> None:
+        """SIGTERM ends the session as Ctrl-C does: the summary is written and printed, marked interrupted."""
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     if not candles.is_file():
         raise UserError(f"--candles {candles}: no such file")
     with contextlib.ExitStack() as stack:
@@ -127,15 +137,16 @@ def run(
                 json_out=json_out)
         except KeyboardInterrupt:
             print("interrupted before the session started; nothing was traded", file=sys.stderr)
-            raise typer.Exit(130) from None
+            raise typer.Exit(143 if terminated else 130) from None
     if json_out:
         print(json.dumps(summary.model_dump(mode="json"), indent=2))
     else:
         _print_summary(summary)
     if summary.interrupted:
-        print("interrupted (Ctrl-C): the session stopped early; the summary above covers the bars processed",
+        how = "SIGTERM" if terminated else "Ctrl-C"
+        print(f"interrupted ({how}): the session stopped early; the summary above covers the bars processed",
               file=sys.stderr)
-        raise typer.Exit(130)
+        raise typer.Exit(143 if terminated else 130)
     if failed:
         print("error: the session hit a system halt (a write failed, reconcile or unknown fills); see the "
               "summary and `warden risk status`", file=sys.stderr)
@@ -148,6 +159,7 @@ def _run_locked(*, candles: Path, broker: BrokerChoice, symbol: str, qty: float,
                 json_out: bool) -> tuple[Any, bool]:
     """The run, with the data dir's writer lock held: (summary, hit a system halt)."""
     from trading.brokers.base import BrokerUnavailable
+    from trading.domain.instruments import fx_note
     from trading.execution.wiring import BrokerSetupError, make_broker, open_session
     from trading.market.candles import CandleFormatError, read_candles
     from trading.market.signals import SignalLoadError, load_signal_source
@@ -173,6 +185,8 @@ def _run_locked(*, candles: Path, broker: BrokerChoice, symbol: str, qty: float,
         except ValueError as exc:
             raise UserError(f"--symbol {symbol}: {exc}") from None
     err = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if broker is not BrokerChoice.polymarket and (note := fx_note(symbol)):
+        err(f"warning: {note}")     # ETHBTC with no [fx] BTC: said once at start, not only per blocked entry
     try:
         brk = make_broker(broker.value, settings, fresh_account=fresh_account)
         if broker is not BrokerChoice.paper:
@@ -248,6 +262,9 @@ def _print_summary(s: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from trading.domain.fx import current as current_fx
+
+    acct = current_fx().account      # cash, equity and drawdown are in it; the PnL line in the instrument's
     title = f"session summary: {s.broker} {s.symbol}" + (" (INTERRUPTED)" if s.interrupted else "")
     t = Table(title=title, show_header=False)
     wr = f"{s.win_rate_pct:.1f}%" if s.win_rate_pct is not None else "n/a (no closed trades)"
@@ -258,8 +275,8 @@ def _print_summary(s: Any) -> None:
         ("trades closed", f"{s.trades} ({s.wins} won, {s.losses} lost)"), ("win rate", wr),
         ("PnL (net, from fills)", f"{_amount(s.pnl_usd, s.currency)} {s.currency} "
                                   f"(fees {_amount(s.fees_usd, s.currency)})"),
-        ("equity start -> end", f"{_money(s.start_equity)} -> {_money(s.end_equity)}"),
-        ("max drawdown", f"{s.max_drawdown_usd:,.2f} USD ({s.max_drawdown_pct:.2f}%)"),
+        ("equity start -> end", f"{_money(s.start_equity)} -> {_money(s.end_equity)} {acct}"),
+        ("max drawdown", f"{s.max_drawdown_usd:,.2f} {acct} ({s.max_drawdown_pct:.2f}%)"),
         ("blocked orders", f"{s.blocked_orders}"),
     ]
     for code, n in s.blocked_by_reason.items():
@@ -275,7 +292,7 @@ def _print_summary(s: Any) -> None:
     if s.storage_error:
         rows.append(("write failure", s.storage_error))
     if s.interrupted:
-        rows.append(("status", "interrupted (Ctrl-C)"))
+        rows.append(("status", "interrupted (Ctrl-C or SIGTERM)"))
     for k, v in s.paths.items():
         rows.append((k, v))
     for k, v in rows:
