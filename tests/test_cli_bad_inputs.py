@@ -392,3 +392,24 @@ def test_usage_error_is_short(args: list[str], tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
     assert len(lines) <= 2, f"{len(lines)} stderr lines:\n{r.stderr}"
     assert not any(ch in r.stderr for ch in "╭╰│"), f"a Rich box:\n{r.stderr}"
+
+
+def test_run_interval_and_calendar_flags(tmp_path: Path) -> None:
+    """``--interval`` / ``--calendar`` declare the bar clock instead of inferring it: bad values are one line,
+    exit 2, nothing traded; a declared clock equal to the inferred one trades exactly the same."""
+    candles = tmp_path / "c.csv"
+    candles.write_text(_candles_csv(120))
+    for flag, value, named in (("--interval", "5x", "--interval"), ("--interval", "0m", "--interval"),
+                               ("--calendar", "mars", "--calendar")):
+        r = warden(["run", "--candles", str(candles), "--advisor", "rule", flag, value, "--quiet"], cwd=tmp_path,
+                   data_dir=tmp_path / f"bad-{value}")
+        assert r.returncode == 2 and named in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    sums = []
+    for extra in ([], ["--interval", "1m", "--calendar", "24/7"]):
+        r = warden(["run", "--candles", str(candles), "--advisor", "rule", "--json", "--quiet", *extra],
+                   cwd=tmp_path, data_dir=tmp_path / ("declared" if extra else "inferred"))
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        sums.append((doc["trades"], doc["pnl_usd"], doc["entries_sent"], doc["blocked_orders"]))
+    assert sums[0] == sums[1], sums

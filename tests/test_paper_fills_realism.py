@@ -273,20 +273,19 @@ def _share_venue():  # noqa: ANN202
     return ShareVenue(commission_per_contract=0.0)
 
 
-@pytest.mark.parametrize("won", [True, False], ids=["up-wins", "up-loses"])
-def test_paper_binary_share_settles_when_its_window_resolves(tmp_path: Path, won: bool) -> None:
-    """Hole 6: the paper venue never settled a binary share: after its window resolved the 10 Up shares
-    bought at 0.42 stayed marked at cost, so cash and equity did not move and a lost window left no
-    drawdown. Expected: at resolution the share settles at 1 (win: equity 100000 + 5.8) or 0 (loss:
-    equity 100000 - 4.2, max drawdown >= 4.2), in the broker's account and in the session summary."""
-    from trading.domain.models import Advisory, AdvisoryAction, Side, Signal
-    from trading.execution.wiring import open_session
-    from trading.settings import Settings
-
+def _window_bars(won: bool) -> list:
+    """40 one-minute BTC bars from 5 minutes before the window, rising (Up wins) or falling."""
     t0 = WSTART - timedelta(minutes=5)
     step = 0.1 if won else -0.1
     closes = [100.0 + step * i for i in range(40)]
-    bars = [_bar(t0 + i * MIN, c - 0.05, c + 0.1, c - 0.1, c, 1) for i, c in enumerate(closes)]
+    return [_bar(t0 + i * MIN, c - 0.05, c + 0.1, c - 0.1, c, 1) for i, c in enumerate(closes)]
+
+
+def _window_session(data_dir: Path, venue):  # noqa: ANN001, ANN202
+    """A session on ``venue`` that buys 10 Up shares on the third bar, with an advisor that agrees."""
+    from trading.domain.models import Advisory, AdvisoryAction, Side, Signal
+    from trading.execution.wiring import open_session
+    from trading.settings import Settings
 
     def once(bars_, ctx):  # noqa: ANN001, ANN202
         if len(bars_) == 3:
@@ -296,8 +295,19 @@ def test_paper_binary_share_settles_when_its_window_resolves(tmp_path: Path, won
     def agree(signal, ctx):  # noqa: ANN001, ANN202
         return Advisory(action=AdvisoryAction.BUY, confidence=0.8, ts=ctx.now, source="test")
 
+    session, _ = open_session(Settings(data_dir=data_dir), venue, symbol="BTC", signals=once, advisor=agree, qty=10)
+    return session
+
+
+@pytest.mark.parametrize("won", [True, False], ids=["up-wins", "up-loses"])
+def test_paper_binary_share_settles_when_its_window_resolves(tmp_path: Path, won: bool) -> None:
+    """Hole 6: the paper venue never settled a binary share: after its window resolved the 10 Up shares
+    bought at 0.42 stayed marked at cost, so cash and equity did not move and a lost window left no
+    drawdown. Expected: at resolution the share settles at 1 (win: equity 100000 + 5.8) or 0 (loss:
+    equity 100000 - 4.2, max drawdown >= 4.2), in the broker's account and in the session summary."""
     venue = _share_venue()
-    session, _ = open_session(Settings(data_dir=tmp_path), venue, symbol="BTC", signals=once, advisor=agree, qty=10)
+    bars = _window_bars(won)
+    session = _window_session(tmp_path, venue)
     summary = session.run(bars)
     assert summary.trades == 1, "precondition: the window's trade must be resolved"
     expected = 100_000 + (10 * (1 - 0.42) if won else -10 * 0.42)
@@ -308,6 +318,28 @@ def test_paper_binary_share_settles_when_its_window_resolves(tmp_path: Path, won
     assert summary.end_equity == pytest.approx(expected, abs=1e-6)
     if not won:
         assert summary.max_drawdown_usd >= 4.2 - 1e-6, summary.max_drawdown_usd
+
+
+def test_a_share_resolved_in_the_journal_but_never_paid_out_settles_at_the_next_start(tmp_path: Path) -> None:
+    """A run stopped between the journal's resolution outcome and the paper settlement (simulated: the
+    resolver's settle hook is cut) left the 10 Up shares held at cost for ever: the journal said settled,
+    so reconcile saw no mismatch, and nothing paid them out. The next start's reconcile settles them at the
+    journal's payout (win: +5.8), once."""
+    venue = _share_venue()
+    bars = _window_bars(won=True)
+    session = _window_session(tmp_path, venue)
+    assert session.executor.resolver is not None
+    session.executor.resolver.settle = None          # the process "dies" before the venue pays out
+    assert session.run(bars).trades == 1, "precondition: the window's trade must be resolved in the journal"
+    assert venue.account().equity == pytest.approx(100_000.0, abs=1e-6), "precondition: not paid out"
+    assert any(abs(p.qty) > 0 for p in venue.positions()), "precondition: the shares are still held"
+
+    again = _window_session(tmp_path, venue)
+    rep = again.executor.reconcile("start")
+    assert rep.settled_shares == [TOKEN] and rep.ok, rep.describe()
+    assert venue.account().cash == pytest.approx(100_000 + 10 * (1 - 0.42), abs=1e-6)
+    assert not any(abs(p.qty) > 0 for p in venue.positions())
+    assert again.executor.reconcile("start").settled_shares == []      # never paid twice
 
 
 # -- hole 7: learning artefacts and summary counts --------------------------------------------------------

@@ -28,6 +28,7 @@ from trading.domain.fx import FxRates
 from trading.domain.fx import current as current_fx
 
 log = logging.getLogger(__name__)
+_WARNED: set[tuple[str, str]] = set()   # (symbol, refusal code) already warned about in this process
 
 AssetClass = Literal["future", "stock", "crypto", "perpetual", "fx", "prediction", "other"]
 
@@ -333,5 +334,10 @@ def size_entry(symbol: str, entry: float, stop: float | None, fixed_qty: float, 
                              max_notional_x=getattr(guards, "max_notional_x_equity", 10.0),
                              max_qty=getattr(guards, "max_position_qty", math.inf))
     if not decision.qty:
-        log.warning("entry %s on %s not sized (%s): %s", trade_cycle_id, symbol, decision.code, decision.reason)
+        # the first refusal of each kind per symbol is a warning; the rest are counted in the summary and
+        # logged at info (a run without an [fx] rate would otherwise print one warning per signal)
+        first = (symbol, str(decision.code)) not in _WARNED
+        _WARNED.add((symbol, str(decision.code)))
+        log.log(logging.WARNING if first else logging.INFO, "entry %s on %s not sized (%s): %s%s", trade_cycle_id,
+                symbol, decision.code, decision.reason, " (further ones are counted in the summary)" if first else "")
     return decision

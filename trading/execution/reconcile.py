@@ -41,6 +41,7 @@ class ReconcileReport(BaseModel):
     adopted_orders: list[str] = Field(default_factory=list)          # sent before a crash, now tracked
     closed_orders: list[str] = Field(default_factory=list)           # we thought working; broker says not
     voided_trades: list[str] = Field(default_factory=list)           # judged, never sent (stopped in between)
+    settled_shares: list[str] = Field(default_factory=list)          # resolved in the journal, paid out at start
 
     @property
     def mismatch(self) -> bool:
@@ -59,6 +60,8 @@ class ReconcileReport(BaseModel):
         head = "positions differ: " if self.position_diffs else ""
         if not parts:
             voided = f", {len(self.voided_trades)} unsent trades voided" if self.voided_trades else ""
+            if self.settled_shares:
+                voided += f", {len(self.settled_shares)} resolved shares settled"
             return (f"reconcile ({self.trigger}) ok: {len(self.recovered_fills)} fills recovered, "
                     f"{len(self.adopted_orders)} orders adopted, {len(self.closed_orders)} orders closed{voided}")
         return f"reconcile ({self.trigger}) mismatch: {head}" + "; ".join(parts)

@@ -31,6 +31,25 @@ class Reconciling(FillIntake):
         if isinstance(self.broker, SupportsReconnectEvents):
             self.broker.on_reconnect(lambda: self.reconcile("reconnect"))
 
+    def _settle_resolved(self, positions: dict[str, float], rep: ReconcileReport) -> None:
+        """A binary share whose window the journal resolved but that a settling (paper) venue still holds: the
+        process stopped between the journal's outcome and the venue's settlement. Pay it out now, at the
+        journal's payout and resolution time (never twice: a settled share is no longer held)."""
+        settle = getattr(self.resolver, "settle", None)
+        if settle is None or self.journal is None:
+            return
+        for sym in sorted(self.journal.settled_symbols(self.account)):
+            if abs(positions.get(sym, 0.0)) <= EPS:
+                continue
+            out = self.journal.last_resolution(sym, self.account)
+            if out is None:
+                continue
+            settle(sym, out.exit_price, out.resolved_at)
+            log.warning("reconcile (start): %s was resolved in the journal (trade %s, payout %g) but still held: "
+                        "settled now", sym, out.trade_cycle_id, out.exit_price)
+            positions[sym] = 0.0
+            rep.settled_shares.append(sym)
+
     def reconcile(self, trigger: str = "manual") -> ReconcileReport:
         """Broker vs journal. Missed fills are ingested first; what still differs halts new entries."""
         with self._lock:
@@ -95,6 +114,7 @@ class Reconciling(FillIntake):
                     if not self.tracker.for_cycle(c) and not self.journal.orders(c) and not self.journal.fills(c):
                         self._entry_void(c, "never sent: the process stopped between the verdict and the send")
                         rep.voided_trades.append(c)
+                self._settle_resolved(positions, rep)
             self._resolve_pass(now)
             ours = self.journal.positions(self.account) if self.journal is not None else {}
             rep.journal_positions = ours
@@ -102,7 +122,8 @@ class Reconciling(FillIntake):
             rep.position_diffs = [d for d in diff_positions(positions, ours) if d.symbol not in settled]
             self.last_reconcile = rep
             quiet = trigger == "timer" and rep.ok and not (rep.recovered_fills or rep.adopted_orders
-                                                           or rep.closed_orders or rep.voided_trades)
+                                                           or rep.closed_orders or rep.voided_trades
+                                                           or rep.settled_shares)
             if not quiet:   # a routine clean timer pass is counted, not logged line by line
                 self.events.emit(EventType.RECONCILE, None, [ReasonCode.RECONCILE_MISMATCH] if rep.mismatch else [],
                                  ok=rep.ok, detail=rep.describe(), trigger=trigger,

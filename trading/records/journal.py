@@ -328,6 +328,15 @@ class Journal:
         rows = self._rows("SELECT * FROM outcomes WHERE trade_cycle_id=?", (trade_cycle_id,))
         return outcome_from_row(rows[0]) if rows else None
 
+    def last_resolution(self, symbol: str, account: str | None = None) -> OutcomeRecord | None:
+        """The latest outcome settled by a market's resolution (source other than fills) of a trade with fills
+        in ``symbol``: its ``exit_price`` is the payout."""
+        sql = ("SELECT o.* FROM outcomes o WHERE o.source != 'fills' AND EXISTS (SELECT 1 FROM fills f WHERE "
+               "f.trade_cycle_id = o.trade_cycle_id AND f.symbol=?" + (" AND f.account=?" if account else "") +
+               ") ORDER BY o.resolved_at DESC, o.rowid DESC LIMIT 1")
+        rows = self._rows(sql, (symbol, account) if account else (symbol,))
+        return outcome_from_row(rows[0]) if rows else None
+
     def outcomes(self) -> list[OutcomeRecord]:
         return [outcome_from_row(r) for r in self._rows("SELECT * FROM outcomes ORDER BY resolved_at, rowid")]
 

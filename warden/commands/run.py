@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import re
 import signal
 import sys
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -97,6 +99,12 @@ def run(
         "--follow/--no-follow", help="Keep reading new rows as the file grows (default for ib/polymarket).")] = None,
     poll: Annotated[float, typer.Option("--poll", min=0.05, help="Seconds between reads when following.")] = 5.0,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr.")] = False,
+    interval: Annotated[str | None, typer.Option(
+        "--interval", metavar="N[s|m|h|d]", help="Bar length (30s, 1m, 5m, 1h, 1d); default: inferred from the "
+                                                 "candles (the median spacing of bar opens).")] = None,
+    calendar: Annotated[str | None, typer.Option(
+        "--calendar", metavar="24/7|weekdays", help="Session calendar of daily bars: weekdays (a Friday bar ends "
+                                                    "before the weekend) or 24/7; default: inferred.")] = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     llm: LLM = LLMChoice.offline,
     json_out: Json = False,
@@ -134,6 +142,7 @@ def run(
                 candles=candles, broker=broker, symbol=symbol, qty=qty, signals=signals, advisor=advisor,
                 candle_symbol=candle_symbol, tz=tz, flatten=flatten, fresh_account=fresh_account,
                 bar_delay=bar_delay, follow=follow, poll=poll, quiet=quiet, data_dir=data_dir, llm=llm,
+                interval=parse_interval(interval), calendar=_calendar(calendar),
                 json_out=json_out)
         except KeyboardInterrupt:
             print("interrupted before the session started; nothing was traded", file=sys.stderr)
@@ -153,10 +162,32 @@ def run(
         raise typer.Exit(3)
 
 
+INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_interval(text: str | None) -> timedelta | None:
+    """``30s`` / ``5m`` / ``1h`` / ``1d`` -> a timedelta; None stays None (inferred); anything else exit 2."""
+    if text is None:
+        return None
+    m = INTERVAL.match(text)
+    if not m or float(m.group(1)) <= 0:
+        raise UserError(f"--interval {text!r}: expected a positive number and a unit, e.g. 30s, 1m, 5m, 1h, 1d")
+    return timedelta(seconds=float(m.group(1)) * UNITS[m.group(2)])
+
+
+def _calendar(text: str | None) -> str | None:
+    from trading.market.clock import CALENDARS
+
+    if text is not None and text not in CALENDARS:
+        raise UserError(f"--calendar {text!r}: expected one of {', '.join(CALENDARS)}")
+    return text
+
+
 def _run_locked(*, candles: Path, broker: BrokerChoice, symbol: str, qty: float, signals: str, advisor: str,
                 candle_symbol: str | None, tz: str, flatten: bool, fresh_account: bool, bar_delay: float,
                 follow: bool | None, poll: float, quiet: bool, data_dir: Path, llm: LLMChoice,
-                json_out: bool) -> tuple[Any, bool]:
+                json_out: bool, interval: timedelta | None = None, calendar: str | None = None) -> tuple[Any, bool]:
     """The run, with the data dir's writer lock held: (summary, hit a system halt)."""
     from trading.brokers.base import BrokerUnavailable
     from trading.domain.instruments import fx_note
@@ -202,6 +233,10 @@ def _run_locked(*, candles: Path, broker: BrokerChoice, symbol: str, qty: float,
     except (BrokerUnavailable, OSError, ValueError) as exc:  # a live broker that refuses the connection
         raise UserError(f"cannot start the {broker.value} broker: {type(exc).__name__}: {exc}") from None
     session.bar_delay_s = bar_delay
+    if interval is not None or calendar is not None:     # declared: the bar clock no longer guesses
+        from trading.market.clock import BarClock
+
+        session.bar_clock = BarClock.for_bars(series.bars, interval=interval, calendar=calendar)
     for p in problems:      # already logged as one ERROR line by the wiring; later write failures are counted
         session.executor.storage_error = session.executor.storage_error or p
     if series.dropped:
