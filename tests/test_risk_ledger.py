@@ -141,3 +141,26 @@ def test_latch_is_an_entry_and_a_looser_config_keeps_it(tmp_path: Path) -> None:
     assert RiskLedger(p, GuardConfig(max_drawdown_pct=90)).state().halted
     led.clear_halt("amy", "reviewed")
     assert not RiskLedger(p, GuardConfig(max_drawdown_pct=90)).state().halted
+
+
+def test_a_live_ledger_is_never_shared_by_two_brokers_or_accounts(tmp_path: Path) -> None:
+    """Live runs write ``risk/ledger.jsonl``: an IB account's marks (100k) and a Polymarket wallet's (1k) in
+    one ledger would share one peak (a 99% "drawdown" that halts the wallet, or a halt that hides). A live
+    run on a data dir whose ledger belongs to another broker or account is refused at wiring, naming both
+    (the same owner resuming it is what the IB and Polymarket restart tests do)."""
+    from trading.execution.session_report import SessionFiles
+    from trading.execution.wiring import BrokerSetupError, open_session
+    from trading.settings import Settings
+
+    ledger_path = SessionFiles(tmp_path).ledger
+    RiskLedger(ledger_path, GuardConfig(), broker="ib", account="DU123").describe_owner()
+
+    class Venue:                     # only its identity is read before the refusal
+        def __init__(self, name: str, account_id: str) -> None:
+            self.name, self.account_id = name, account_id
+
+    for name, acct in (("polymarket", "0xabc"), ("ib", "DU999")):
+        with pytest.raises(BrokerSetupError, match="would mix their equity and peak") as exc:
+            open_session(Settings(data_dir=tmp_path), Venue(name, acct), symbol="ES")  # type: ignore[arg-type]
+        assert "ib account DU123" in str(exc.value) and acct in str(exc.value)
+    assert RiskLedger(ledger_path, GuardConfig()).account == "DU123"     # nothing appended by the refusals

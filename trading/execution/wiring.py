@@ -100,8 +100,16 @@ def open_session(settings: Settings, broker: Broker, *, symbol: str, data_dir: P
                          paper_account=broker.account_id if isinstance(broker, PaperBroker) else None)
     problems: list[str] = []
     events = EventLog(files.events)
-    ledger = RiskLedger(files.ledger, settings.guards, broker=getattr(broker, "name", None),
-                        account=str(getattr(broker, "account_id", "") or getattr(broker, "name", "")) or None)
+    who = (getattr(broker, "name", None),
+           str(getattr(broker, "account_id", "") or getattr(broker, "name", "")) or None)
+    if not isinstance(broker, PaperBroker) and files.ledger.is_file():
+        # one live ledger per data dir: another broker's or account's equity marks would share its peak
+        prev = RiskLedger(files.ledger, settings.guards)
+        if (prev.broker and who[0] and prev.broker != who[0]) or (prev.account and who[1] and prev.account != who[1]):
+            raise BrokerSetupError(
+                f"{files.ledger} is the risk ledger of {prev.broker} account {prev.account}; a {who[0]} run for "
+                f"account {who[1]} would mix their equity and peak: use its own --data-dir")
+    ledger = RiskLedger(files.ledger, settings.guards, broker=who[0], account=who[1])
     ledger.describe_owner()     # `warden risk status` names the broker and account of every ledger
     journal: Journal | None
     try:
